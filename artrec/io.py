@@ -14,6 +14,10 @@ from pathlib import Path
 from typing import Any
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` if the block succeeds."""
@@ -21,6 +25,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -37,3 +42,8 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 def write_json_atomic(path: str | Path, payload: Any) -> None:
     """Write JSON (indented, keys in insertion order) atomically."""
     write_text_atomic(path, json.dumps(payload, indent=2) + "\n")
+
+
+def cache_root() -> Path:
+    """Where generated data and caches live: ``$ARTREC_CACHE``, else ``~/.cache/artrec``."""
+    return Path(os.environ.get("ARTREC_CACHE") or Path.home() / ".cache" / "artrec").expanduser()
