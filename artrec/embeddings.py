@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,3 +125,25 @@ def _validate(item_ids: np.ndarray, vectors: np.ndarray, source: str) -> None:
             f"{source}: NaN or Inf in the embeddings of {int((~finite).sum())} item(s): "
             f"{preview(item_ids[~finite])}."
         )
+
+
+def find_embedding_files(spec: str | Path | Sequence[str | Path]) -> dict[str, Path]:
+    """Name -> file for one ``.npz``, a list of them, or a directory of runs (each
+    ``*/embeddings.npz`` below it). A file called ``embeddings.npz`` is named by its folder."""
+    entries = [spec] if isinstance(spec, (str, Path)) else list(spec)
+    if not entries:
+        raise EmbeddingsError("embeddings=[]: give at least one .npz file or a directory of runs.")
+    found: dict[str, Path] = {}
+    for entry in map(Path, entries):
+        if entry.is_dir():
+            files = sorted(entry.rglob("embeddings.npz"))
+            if not files:
+                raise EmbeddingsError(f"{entry}: directory holds no embeddings.npz below it.")
+            named = {str(f.parent.relative_to(entry)).replace(os.sep, "/"): f for f in files}
+        elif entry.is_file():
+            named = {entry.parent.name if entry.name == "embeddings.npz" else entry.stem: entry}
+        else:
+            raise EmbeddingsError(f"{entry}: embeddings file or directory not found.")
+        for name, path in named.items():
+            found[name if name not in found else str(path)] = path
+    return found

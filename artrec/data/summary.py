@@ -10,12 +10,12 @@ import sys
 from dataclasses import dataclass, field
 
 import pandas as pd
-from rich.console import Console
 from rich.table import Table
 
 from artrec.data.dataset import Dataset, load_dataset
 from artrec.data.image_check import check_images
 from artrec.errors import ArtrecError
+from artrec.reporting.console import make_console
 
 TOP_LABELS = 5
 
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--allow-absolute-images", action="store_true")
     parser.add_argument("--check-images", action="store_true", help="decode every image too")
     args = parser.parse_args(argv)
-    console = Console()
+    console = make_console()
     try:
         if args.demo:
             from artrec.data.gallery import ensure_gallery

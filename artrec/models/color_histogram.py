@@ -1,16 +1,17 @@
-"""The classic non-neural baseline: a joint RGB colour histogram, L1-normalised."""
+"""The classic non-neural baseline: a joint RGB colour histogram, L1-normalised.
+
+It runs through the same image pipeline as the CNNs (workers, corrupt-image policy, DDP): the
+histogram is the *transform*, and the encoder is the identity.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
+import torch
 from PIL import Image
-from rich.progress import track
-
-from artrec.data.dataset import Dataset
-from artrec.embeddings import EmbeddingTable
-from artrec.errors import DatasetError
 
 DEFAULT_BINS = 8
 
@@ -23,38 +24,30 @@ def color_histogram(pixels: np.ndarray, bins: int = DEFAULT_BINS) -> np.ndarray:
     return counts / max(counts.sum(), 1.0)
 
 
-def color_histogram_embeddings(
-    dataset: Dataset,
-    bins: int = DEFAULT_BINS,
-    size: int | None = 64,
-    progress: bool = False,
-    skip_ids: Iterable[str] = (),
-) -> EmbeddingTable:
-    """Histogram of every item's image (resized to ``size`` px first when given, for speed)."""
-    if "image" not in dataset.items.columns:
-        raise DatasetError(
-            f"{dataset.root}/items.csv has no 'image' column to compute histograms of."
-        )
-    skip = set(skip_ids)
-    rows = [
-        (i, p)
-        for i, p in zip(dataset.items["item_id"], dataset.items["image"], strict=True)
-        if p is not None and i not in skip
-    ]
-    if progress:
-        rows = track(rows, description="Colour histograms")
-    ids, vectors = [], []
-    for item_id, path in rows:
-        with Image.open(path) as image:
-            image = image.convert("RGB")
-            if size:
-                image = image.resize((size, size), Image.Resampling.BILINEAR)
-            vectors.append(color_histogram(np.asarray(image), bins))
-        ids.append(item_id)
-    meta = {
-        "backbone": "color_histogram",
-        "bins": bins,
-        "resize": size,
-        "dataset": str(dataset.root),
-    }
-    return EmbeddingTable(np.asarray(ids, dtype=str), np.stack(vectors), meta)
+class ColorHistogramTransform:
+    """PIL image -> histogram tensor (resized to ``resize`` px first when given, for speed)."""
+
+    def __init__(self, bins: int = DEFAULT_BINS, resize: int | None = 64) -> None:
+        self.bins = bins
+        self.resize = resize
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        image = image.convert("RGB")
+        if self.resize:
+            image = image.resize((self.resize, self.resize), Image.Resampling.BILINEAR)
+        return torch.from_numpy(color_histogram(np.asarray(image), self.bins))
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "name": "color_histogram",
+            "preset": "color_histogram",
+            "feature": "joint RGB histogram, L1-normalised",
+            "feature_dim": self.bins**3,
+            "bins": self.bins,
+            "resize": self.resize,
+            "weights_source": "none (no network)",
+        }
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> ColorHistogramTransform:
+        return cls(bins=int(cfg.get("bins", DEFAULT_BINS)), resize=cfg.get("resize", 64))

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from artrec.data import load_dataset
-from artrec.models.color_histogram import color_histogram, color_histogram_embeddings
+from artrec.models.color_histogram import ColorHistogramTransform, color_histogram
 
 
 def test_histogram_counts_cells_exactly():
@@ -24,12 +23,10 @@ def test_bin_edges():
     assert np.flatnonzero(hist).tolist() == [(0 * 8 + 1) * 8 + 7]
 
 
-def test_embeddings_of_a_dataset(tmp_path):
-    (tmp_path / "img").mkdir()
-    Image.new("RGB", (10, 10), (250, 10, 10)).save(tmp_path / "img/red.png")
-    Image.new("RGB", (10, 10), (10, 10, 250)).save(tmp_path / "img/blue.png")
-    (tmp_path / "items.csv").write_text("item_id,image\nr,img/red.png\nb,img/blue.png\nn,\n")
-    table = color_histogram_embeddings(load_dataset(tmp_path), bins=2, size=None)
-    assert table.item_ids.tolist() == ["r", "b"]
-    np.testing.assert_allclose(table.vectors, [[0, 0, 0, 0, 1, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0, 0]])
-    assert table.meta["backbone"] == "color_histogram"
+def test_transform_on_pil_images():
+    transform = ColorHistogramTransform.from_config({"bins": 2, "resize": 4})
+    red = transform(Image.new("RGB", (10, 10), (250, 10, 10)))
+    grey = transform(Image.new("L", (3, 3), 200))
+    np.testing.assert_allclose(red.numpy(), [0, 0, 0, 0, 1, 0, 0, 0])
+    np.testing.assert_allclose(grey.numpy(), [0, 0, 0, 0, 0, 0, 0, 1])
+    assert transform.meta()["feature_dim"] == 8

@@ -1,0 +1,20 @@
+"""Embed every item with a frozen backbone: embeddings.npz (SPEC section 2), then the protocol.
+
+python extract.py dataset=demo backbone=efficientnet_lite0
+python extract.py -m backbone=resnet50,vgg19 dataset=ugallery dataset.root=ROOT
+"""
+
+import hydra
+from omegaconf import DictConfig
+
+from artrec.tasks import extract
+from artrec.tasks.entry import run_task
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="extract")
+def main(cfg: DictConfig) -> float | None:
+    return run_task(extract.run, cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+"""Evaluate embeddings with the purchase-prediction protocol (SPEC sections 3 to 5).
+
+python recommend_eval.py dataset=folder dataset.root=ROOT embeddings=FILE.npz hydra.run.dir=OUT
+"""
+
+import hydra
+from omegaconf import DictConfig
+
+from artrec.tasks import recommend_eval
+from artrec.tasks.entry import run_task
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="recommend_eval")
+def main(cfg: DictConfig) -> float:
+    return run_task(recommend_eval.run, cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""extract.py end to end: embeddings file, meta, DDP equality, reuse, clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from artrec.embeddings import load_embeddings
+from tests.fixtures import write_image_dataset
+from tests.integration.cli import run_cli
+
+
+@pytest.fixture(scope="module")
+def dataset_root(tmp_path_factory):
+    # 13 items: split over 2 ranks, the distributed sampler pads one row
+    return write_image_dataset(tmp_path_factory.mktemp("ds"), n_items=13)
+
+
+def extract(root, out, *extra, check=True):
+    return run_cli(
+        "extract.py",
+        "dataset=folder",
+        f"dataset.root={root}",
+        "backbone=tiny",
+        "num_workers=0",
+        "progress=false",
+        f"hydra.run.dir={out}",
+        *extra,
+        check=check,
+    )
+
+
+def test_single_process_then_ddp_sim_give_the_same_file(dataset_root, tmp_path):
+    first = extract(dataset_root, tmp_path / "one")
+    single = load_embeddings(tmp_path / "one/embeddings.npz")
+    assert single.item_ids.tolist() == [f"{i:03d}" for i in range(13)]
+    assert single.meta["backbone"]["weights_source"] == "random-init"
+    assert single.meta["n_unreadable_images"] == 0
+    metrics = json.loads((tmp_path / "one/metrics.json").read_text())
+    assert metrics["n_test_cases"] == 10
+    assert "recall@20" in first.stdout
+
+    extract(dataset_root, tmp_path / "ddp", "trainer=ddp_sim", "evaluate=false")
+    ddp = load_embeddings(tmp_path / "ddp/embeddings.npz")
+    assert ddp.item_ids.tolist() == single.item_ids.tolist()
+    np.testing.assert_allclose(ddp.vectors, single.vectors, rtol=1e-5, atol=1e-6)
+    assert not (tmp_path / "ddp/.extract_shards").exists()
+
+    again = extract(dataset_root, tmp_path / "one")
+    assert "skipping extraction" in again.stdout
+
+
+def test_unknown_backbone_fails_with_suggestions(dataset_root, tmp_path):
+    done = extract(dataset_root, tmp_path, "backbone.name=resnet5O", check=False)
+    assert done.returncode == 1
+    assert "resnet50" in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
