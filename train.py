@@ -1,6 +1,21 @@
-"""train.py: not yet implemented (see the project's open issues)."""
+"""Fine-tune a backbone + 1024-d shared layer + task heads; judge the embedding by the protocol.
 
-import sys
+python train.py                                   # the demo
+python train.py tuning=shallow tasks=artist_medium dataset=ugallery dataset.root=ROOT
+python train.py ckpt_path=last hydra.run.dir=OUT  # resume an interrupted run
+"""
+
+import hydra
+from omegaconf import DictConfig
+
+from artrec.tasks import train
+from artrec.tasks.entry import run_task
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    return run_task(train.run, cfg)
+
 
 if __name__ == "__main__":
-    sys.exit("train.py: not yet implemented; it arrives with its issue (see README.md, Status).")
+    main()

@@ -1,0 +1,116 @@
+"""train: fine-tune a backbone + shared layer + task heads, judged by the protocol.
+
+The evaluation callback writes the starting embedding's results under ``start/`` and the
+fine-tuned one's (``embeddings.npz``, ``metrics.json``, ``per_case.csv``) in the run
+directory; ``run`` prints before / after / Random and returns the configured objective.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+from rich.table import Table
+
+from artrec.callbacks.rec_eval import RecEvalCallback
+from artrec.data.dataset import Dataset
+from artrec.data.image_check import check_images
+from artrec.data.source import load_configured_dataset
+from artrec.errors import ConfigError
+from artrec.recsys.config import ProtocolConfig
+from artrec.reporting.console import make_console
+from artrec.tasks.loggers import build_loggers
+from artrec.tasks.training_data import build_datamodule, rec_inputs
+
+CHECKPOINTS = "checkpoints"
+
+
+def run(cfg: dict[str, Any]) -> float | None:
+    """Fit, evaluate, print; return ``cfg['objective']`` (e.g. ``rec/recall@20``)."""
+    if cfg["tuning"]["mode"] == "frozen":
+        raise ConfigError(
+            "tuning=frozen trains nothing: embed with python extract.py backbone=... instead."
+        )
+    pl.seed_everything(int(cfg["seed"]), workers=True)
+    out = Path(cfg["output_dir"])
+    dataset = load_configured_dataset(cfg["dataset"])
+    usable = _readable(dataset, cfg["dataset"].get("image_errors", "skip"))
+    module, datamodule, features = build_datamodule(cfg, dataset, usable)
+    rec_dataset = _rec_dataset(cfg, dataset)
+    callbacks = [
+        ModelCheckpoint(
+            dirpath=out / CHECKPOINTS,
+            filename="best",
+            monitor=cfg["monitor"]["metric"],
+            mode=cfg["monitor"]["mode"],
+            save_last=cfg["callbacks"]["checkpoint"]["save_last"],
+        ),
+        EarlyStopping(
+            monitor=cfg["monitor"]["metric"],
+            mode=cfg["monitor"]["mode"],
+            patience=int(cfg["callbacks"]["early_stopping"]["patience"]),
+        ),
+        RecEvalCallback(
+            rec_dataset,
+            rec_inputs(module, rec_dataset, features if rec_dataset is dataset else None),
+            ProtocolConfig.from_dict(cfg["protocol"]),
+            out,
+            at_start=bool(cfg["rec_eval"]["at_start"]),
+            every_n_epochs=int(cfg["rec_eval"]["every_n_epochs"]),
+            batch_size=int(cfg["rec_eval"]["batch_size"]),
+            meta={"backbone": cfg["backbone"], "tasks": cfg["tasks"], "tuning": cfg["tuning"]},
+        ),
+    ]
+    trainer = pl.Trainer(
+        **cfg["trainer"],
+        max_epochs=int(cfg["max_epochs"]),
+        callbacks=callbacks,
+        logger=build_loggers(cfg["logger"], out, run_name=out.name),
+        default_root_dir=out,
+        deterministic=True,
+        enable_progress_bar=bool(cfg.get("progress", True)),
+        log_every_n_steps=10,
+    )
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    if not trainer.is_global_zero:
+        return None
+    return _report(out, cfg["objective"])
+
+
+def _readable(dataset: Dataset, image_errors: str) -> np.ndarray:
+    """Rows whose image decodes (unreadable ones are counted, then skipped or fatal)."""
+    report = check_images(dataset, on_error=image_errors)
+    bad = set(report.bad)
+    return (
+        ~dataset.items["item_id"].isin(bad).to_numpy() & dataset.items["image"].notna().to_numpy()
+    )
+
+
+def _rec_dataset(cfg: dict[str, Any], dataset: Dataset) -> Dataset:
+    other = cfg["rec_eval"].get("dataset")
+    return load_configured_dataset(other, require_purchases=True) if other else dataset
+
+
+def _report(out: Path, objective: str) -> float:
+    """Print before / after / Random; return the objective from the final metrics.json."""
+    final = json.loads((out / "metrics.json").read_text())
+    start_file = out / "start" / "metrics.json"
+    start = json.loads(start_file.read_text()) if start_file.is_file() else None
+    table = Table(
+        title=f"Recommendation before and after fine-tuning ({out})", title_justify="left"
+    )
+    for column in ("metric", "before (backbone)", "after (shared layer)", "Random (exact)"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for name, value in final["metrics"].items():
+        before = f"{start['metrics'][name]:.4f}" if start else "-"
+        table.add_row(name, before, f"{value:.4f}", f"{final['random'][name]:.4f}")
+    table.caption = f"{final['n_test_cases']} test cases, {final['n_users']} users"
+    make_console().print(table)
+    metric = objective.split("/", 1)[-1]
+    if metric not in final["metrics"]:
+        raise ConfigError(f"objective={objective!r}: use rec/<one of {list(final['metrics'])}>.")
+    return float(final["metrics"][metric])

@@ -1,0 +1,118 @@
+"""train.py end to end on a small image dataset with the tiny backbone: outputs, the
+starting / fine-tuned evaluation, determinism, DDP gathering, and resuming after a kill."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from artrec.embeddings import load_embeddings
+from tests.fixtures import write_image_dataset
+from tests.integration.cli import REPO, run_cli
+
+FAST = (
+    "backbone=tiny",
+    "dataset.input_size=32",
+    "data.num_workers=0",
+    "data.batch_size=8",
+    "model.shared_dim=16",
+    "logger=none",
+    "progress=false",
+)
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return write_image_dataset(tmp_path_factory.mktemp("ds"), n_items=30, size=32)
+
+
+def train(root, out, *extra, check=True):
+    return run_cli(
+        "train.py",
+        "dataset=folder",
+        f"dataset.root={root}",
+        *FAST,
+        f"hydra.run.dir={out}",
+        *extra,
+        check=check,
+    )
+
+
+def read_metrics(path):
+    return json.loads(path.read_text())
+
+
+def test_outputs_and_determinism(root, tmp_path):
+    done = train(root, tmp_path / "a", "dataset.max_epochs=2")
+    out = tmp_path / "a"
+    assert "before (backbone)" in done.stdout and "after (shared layer)" in done.stdout
+    for name in (
+        "checkpoints/best.ckpt",
+        "checkpoints/last.ckpt",
+        "start/embeddings.npz",
+        "start/metrics.json",
+        "embeddings.npz",
+        "metrics.json",
+        "per_case.csv",
+    ):
+        assert (out / name).is_file(), name
+    final = load_embeddings(out / "embeddings.npz")
+    assert final.dim == 16 and len(final) == 30
+    assert load_embeddings(out / "start/embeddings.npz").meta["layer"] == "backbone features"
+    assert read_metrics(out / "metrics.json")["n_test_cases"] == 27
+
+    train(root, tmp_path / "b", "dataset.max_epochs=2")
+    assert (tmp_path / "a/metrics.json").read_bytes() == (tmp_path / "b/metrics.json").read_bytes()
+
+
+def test_ddp_sim_gathers_the_same_embedding(root, tmp_path):
+    train(root, tmp_path / "one", "dataset.max_epochs=1")
+    train(root, tmp_path / "ddp", "dataset.max_epochs=1", "trainer=ddp_sim")
+    # the starting embedding does not depend on how training is split across ranks
+    one, ddp = (load_embeddings(tmp_path / d / "start/embeddings.npz") for d in ("one", "ddp"))
+    assert ddp.item_ids.tolist() == one.item_ids.tolist()
+    torch.testing.assert_close(torch.from_numpy(ddp.vectors), torch.from_numpy(one.vectors))
+    start = [read_metrics(tmp_path / d / "start/metrics.json")["metrics"] for d in ("one", "ddp")]
+    assert start[0] == start[1]
+    assert read_metrics(tmp_path / "ddp/metrics.json")["n_test_cases"] == 27
+
+
+def test_killed_run_resumes_from_last_checkpoint(root, tmp_path):
+    out = tmp_path / "run"
+    args = [
+        sys.executable,
+        "train.py",
+        "dataset=folder",
+        f"dataset.root={root}",
+        *FAST,
+        f"hydra.run.dir={out}",
+        "dataset.max_epochs=200",
+        "callbacks.early_stopping.patience=1000",
+    ]
+    process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = out / "checkpoints/last.ckpt"
+    deadline = time.monotonic() + 300
+    while not last.is_file() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.5)
+    time.sleep(1.0)  # let the checkpoint's rename finish
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert last.is_file(), "the run never wrote a checkpoint"
+    assert not (out / "metrics.json").exists()
+    epoch_killed = torch.load(last, weights_only=True)["epoch"]
+    done = train(root, out, "ckpt_path=last", f"dataset.max_epochs={epoch_killed + 2}")
+    assert "Restoring states from the checkpoint" in done.stdout + done.stderr
+    assert torch.load(last, weights_only=True)["epoch"] == epoch_killed + 1
+    assert read_metrics(out / "metrics.json")["n_test_cases"] == 27
+
+
+def test_frozen_tuning_is_refused(root, tmp_path):
+    done = train(root, tmp_path, "tuning=frozen", check=False)
+    assert done.returncode == 1
+    assert "extract.py" in done.stdout + done.stderr
