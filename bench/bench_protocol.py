@@ -102,7 +102,8 @@ def exact_unit_vectors(n: int, dim: int, seed: int) -> np.ndarray:
 
 
 def baseline(dataset: Dataset, table: EmbeddingTable, k: int = 20):
-    """SPEC section 3 with default settings, one test case at a time, in plain numpy."""
+    """SPEC section 3 with default settings, one test case at a time, in plain numpy (a
+    ``unique`` cell wins over the bought-once rule)."""
     vectors, _ = table.align(dataset.item_ids.tolist())
     unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-30)
     tx = dataset.transactions
@@ -110,9 +111,10 @@ def baseline(dataset: Dataset, table: EmbeddingTable, k: int = 20):
     stamp = np.repeat(tx["time"].to_numpy(), [len(b) for b in tx["items"]])
     first = pd.Series(stamp).groupby(flat).min()
     sold = np.full(len(unit), np.inf)
-    once = pd.Series(flat).value_counts()
-    for item, count in once.items():
-        if count == 1:
+    declared = dataset.items.get("unique")
+    for item, count in pd.Series(flat).value_counts().items():
+        unique = count == 1 if declared is None or pd.isna(declared[item]) else declared[item]
+        if unique:
             sold[item] = first[item]
     upload = np.nan_to_num(dataset.items["upload_time"].to_numpy(float), nan=-np.inf)
     history: dict[str, list[int]] = {}
@@ -202,7 +204,9 @@ def bench_paper(which: set[int], use_gallery: bool, work: Path, repeat: int) -> 
         )
 
 
-def _large_worker(root: str, embeddings: str, queue) -> None:
+def _large_worker(root: str, embeddings: str, threads: int | None, queue) -> None:
+    if threads:
+        torch.set_num_threads(threads)
     dataset, table = load_dataset(root), load_embeddings(embeddings)
     start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     result, seconds = timed(evaluate, dataset, table, ProtocolConfig(device="cpu"))
@@ -210,7 +214,7 @@ def _large_worker(root: str, embeddings: str, queue) -> None:
     queue.put((result.n_test_cases, result.n_skipped, seconds, start, peak))
 
 
-def bench_large(work: Path) -> None:
+def bench_large(work: Path, threads: int | None) -> None:
     root = synthetic_gallery(work / "large", 200_000, 70_000, 100_000, seed=2)
     rng = np.random.default_rng(3)
     vectors = rng.standard_normal((200_000, 256), dtype=np.float32)
@@ -218,7 +222,7 @@ def bench_large(work: Path) -> None:
     path = save_embeddings(EmbeddingTable(item_ids=ids, vectors=vectors), work / "large.npz")
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    worker = context.Process(target=_large_worker, args=(str(root), str(path), queue))
+    worker = context.Process(target=_large_worker, args=(str(root), str(path), threads, queue))
     worker.start()
     cases, skipped, seconds, start, peak = queue.get()
     worker.join()
@@ -244,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
         if which & {1, 2}:
             bench_paper(which, args.gallery, Path(work), args.repeat)
         if 3 in which:
-            bench_large(Path(work))
+            bench_large(Path(work), args.threads)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,10 @@ def unit_vectors(
     cosine 0 with everything."""
     rows = pd.Index(table.item_ids).get_indexer(np.asarray(item_ids))
     present = rows >= 0
-    unit = torch.as_tensor(table.vectors).index_select(0, torch.as_tensor(np.maximum(rows, 0)))
+    source = torch.as_tensor(table.vectors)
+    if not len(source):
+        source = torch.zeros((1, table.dim), dtype=source.dtype)
+    unit = source.index_select(0, torch.as_tensor(np.maximum(rows, 0)))
     unit = unit.to(device=device, dtype=torch.float32)
     unit[torch.as_tensor(~present, device=device)] = 0.0
     unit.div_(unit.norm(dim=1, keepdim=True).clamp_min_(torch.finfo(torch.float32).tiny))
@@ -51,13 +54,6 @@ class _RowAggregation:
     def shape(self, rows: int, n_items: int) -> tuple[int, ...]:
         return (rows, n_items)
 
-    def scan(self, state: torch.Tensor, start: int, stop: int) -> None:
-        """Fold each of the cases start..stop-1 into the next (one user's cases, in order)."""
-        width = max(1, CHUNK_ELEMENTS // (stop - start))
-        for columns in _parts(state.shape[1], width):
-            block = state[start:stop, columns]
-            block.copy_(self.cumulative(block))
-
 
 class MaxAggregation(_RowAggregation):
     """Score = the largest similarity to a profile item."""
@@ -69,8 +65,9 @@ class MaxAggregation(_RowAggregation):
             warnings.filterwarnings("ignore", message="index_reduce", category=UserWarning)
             state.index_reduce_(0, rows, sims, "amax")
 
-    def cumulative(self, block: torch.Tensor) -> torch.Tensor:
-        return torch.cummax(block, dim=0).values
+    def fold(self, state: torch.Tensor, case: int) -> None:
+        """Fold case - 1 (the same user's previous case) into ``case``."""
+        torch.maximum(state[case], state[case - 1], out=state[case])
 
     def scores(self, state: torch.Tensor, sizes: torch.Tensor) -> torch.Tensor:
         return state
@@ -84,8 +81,8 @@ class MeanAggregation(_RowAggregation):
     def update(self, state: torch.Tensor, rows: torch.Tensor, sims: torch.Tensor) -> None:
         state.index_add_(0, rows, sims)
 
-    def cumulative(self, block: torch.Tensor) -> torch.Tensor:
-        return torch.cumsum(block, dim=0)
+    def fold(self, state: torch.Tensor, case: int) -> None:
+        state[case].add_(state[case - 1])
 
     def scores(self, state: torch.Tensor, sizes: torch.Tensor) -> torch.Tensor:
         return state.div_(sizes.to(state.dtype)[:, None])
@@ -119,11 +116,9 @@ class TopkMeanAggregation:
             carry = torch.minimum(kept, carry)
         state.index_copy_(1, rows, top)
 
-    def scan(self, state: torch.Tensor, start: int, stop: int) -> None:
-        """Fold each of the cases start..stop-1 into the next (one user's cases, in order)."""
-        for case in range(start + 1, stop):
-            both = torch.cat([state[:, case], state[:, case - 1]])
-            state[:, case] = both.topk(self.topk, dim=0).values
+    def fold(self, state: torch.Tensor, case: int) -> None:
+        both = torch.cat([state[:, case], state[:, case - 1]])
+        state[:, case] = both.topk(self.topk, dim=0).values
 
     def scores(self, state: torch.Tensor, sizes: torch.Tensor) -> torch.Tensor:
         counted = sizes.clamp(max=self.topk)
@@ -234,12 +229,10 @@ class _Stock:
         profile if asked) to -inf, in place; return the number of candidates per case."""
         times = cases.time[batch]
         when = torch.as_tensor(times, device=scores.device)[:, None]
-        in_stock = []
         for part in _parts(len(batch), step):
             absent = (self.upload > when[part]) | (when[part] > self.sold)
             scores[part].masked_fill_(absent, -torch.inf)
-            in_stock.append(absent.shape[1] - _count(absent))
-        counts = torch.cat(in_stock).cpu().numpy()
+        counts = self.inventory.count_in_stock(times)
         if exclude_consumed:
             case, items = ragged(
                 cases.profile_start[batch], cases.profile_size[batch], cases.profile_items
@@ -282,10 +275,8 @@ def _scores(cases: TestCases, batch: np.ndarray, work: _Workspace) -> torch.Tens
         for part in _parts(len(pairs), step):
             target = torch.as_tensor(case[pairs[part]], device=device)
             aggregate.update(state, target, _take(sims, row[pairs[part]] - begin))
-    firsts = np.flatnonzero(~follows)
-    for start, stop in zip(firsts, [*firsts[1:], len(batch)], strict=True):
-        if stop - start > 1:
-            aggregate.scan(state, int(start), int(stop))
+    for follower in np.flatnonzero(follows).tolist():
+        aggregate.fold(state, follower)
     return aggregate.scores(state, torch.as_tensor(sizes, device=device))
 
 
@@ -298,23 +289,37 @@ def _take(rows: torch.Tensor, index: np.ndarray) -> torch.Tensor:
 
 def _count_ranks(scores: torch.Tensor, case: np.ndarray, items: np.ndarray, step: int):
     """1-based rank of each (case, relevant item) among the case's candidates (non-candidates
-    score -inf): higher scores, plus equal scores earlier in items.csv, plus one."""
+    score -inf). A case's first relevant item is compared with the score rows in place;
+    further ones (rarer) with gathered copies of their case's row."""
     device = scores.device
-    case_t = torch.as_tensor(case, device=device)
-    item_t = torch.as_tensor(items, device=device)
-    own = scores.view(-1).index_select(0, case_t * scores.shape[1] + item_t)
-    position = torch.arange(scores.shape[1], device=device)
-    ranks = torch.empty(len(case), dtype=torch.int32, device=device)
-    for part in _parts(len(case), step):
-        rows, mine = scores.index_select(0, case_t[part]), own[part, None]
-        rank = _count(rows > mine) + 1
-        tied = torch.nonzero(_count(rows == mine) > 1).squeeze(1)
-        if len(tied):
-            rows, mine = rows.index_select(0, tied), mine.index_select(0, tied)
-            earlier = position[None, :] < item_t[part].index_select(0, tied)[:, None]
-            rank.index_add_(0, tied, _count((rows == mine) & earlier))
-        ranks[part] = rank
-    return ranks.cpu().numpy()
+    flat = torch.as_tensor(case * scores.shape[1] + items, device=device)
+    own = scores.view(-1).index_select(0, flat)
+    first = np.flatnonzero(np.diff(case, prepend=-1) != 0)
+    assert (case[first] == np.arange(len(scores))).all(), "every case has a relevant item"
+    ranks = np.empty(len(case), dtype=np.int64)
+    for part in _parts(len(first), step):
+        chosen = first[part]
+        ranks[chosen] = _ranks(scores[part], own[chosen], items[chosen])
+    rest = np.setdiff1d(np.arange(len(case)), first)
+    for part in _parts(len(rest), step):
+        chosen = rest[part]
+        rows = scores.index_select(0, torch.as_tensor(case[chosen], device=device))
+        ranks[chosen] = _ranks(rows, own[chosen], items[chosen])
+    return ranks
+
+
+def _ranks(rows: torch.Tensor, own: torch.Tensor, items: np.ndarray) -> np.ndarray:
+    """Per row: entries above ``own``, plus entries equal to it at an earlier position
+    (items.csv order), plus one."""
+    mine = own[:, None]
+    rank = _count(rows > mine) + 1
+    tied = torch.nonzero(_count(rows == mine) > 1).squeeze(1)
+    if len(tied):
+        rows, mine = rows.index_select(0, tied), mine.index_select(0, tied)
+        position = torch.arange(rows.shape[1], device=rows.device)
+        earlier = position[None, :] < torch.as_tensor(items, device=rows.device)[tied, None]
+        rank.index_add_(0, tied, _count((rows == mine) & earlier))
+    return rank.cpu().numpy()
 
 
 def _count(mask: torch.Tensor) -> torch.Tensor:

@@ -65,7 +65,7 @@ def test_aggregation_updates_and_scan_equal_the_direct_formula(name):
     state = torch.full(aggregate.shape(3, 7), aggregate.start)
     aggregate.update(state, owner[:2], sims[:2])
     aggregate.update(state, owner[2:], sims[2:])
-    aggregate.scan(state, 1, 3)
+    aggregate.fold(state, 2)
     got = aggregate.scores(state, torch.tensor([3, 2, 3])).numpy()
     for row, members in enumerate(([1, 2, 4], [0, 3], [0, 3, 5])):
         values = np.sort(sims.numpy()[members], axis=0)[::-1]
