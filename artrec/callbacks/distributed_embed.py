@@ -32,6 +32,7 @@ def embed_shard(
     rank: int,
     world_size: int,
     batch_size: int = 64,
+    num_workers: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rows ``rank, rank + world_size, ...`` of ``inputs`` (``(x, row, ok)`` samples): the
     rows that embedded and their vectors."""
@@ -39,7 +40,7 @@ def embed_shard(
     was_training = module.training
     module.eval()
     rows, vectors = [], []
-    for x, row, ok in DataLoader(shard, batch_size=batch_size):
+    for x, row, ok in DataLoader(shard, batch_size=batch_size, num_workers=num_workers):
         out = fn(module, x[ok].to(module.device)).float().cpu()
         rows.append(row[ok].numpy())
         vectors.append(out.numpy())

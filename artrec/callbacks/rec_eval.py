@@ -44,12 +44,13 @@ class RecEvalCallback(pl.Callback):
         at_start: bool = True,
         every_n_epochs: int = 0,
         batch_size: int = 64,
+        num_workers: int = 0,
         meta: dict[str, Any] | None = None,
     ) -> None:
         self.dataset, self.inputs, self.protocol = dataset, inputs, protocol
         self.out_dir = Path(out_dir)
         self.at_start, self.every_n_epochs = at_start, every_n_epochs
-        self.batch_size, self.meta = batch_size, meta or {}
+        self.batch_size, self.num_workers, self.meta = batch_size, num_workers, meta or {}
         self.results: dict[str, EvalResult] = {}
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

@@ -62,6 +62,7 @@ def run(cfg: dict[str, Any]) -> float | None:
             at_start=bool(cfg["rec_eval"]["at_start"]),
             every_n_epochs=int(cfg["rec_eval"]["every_n_epochs"]),
             batch_size=int(cfg["rec_eval"]["batch_size"]),
+            num_workers=int(cfg["data"]["num_workers"]),
             meta={"backbone": cfg["backbone"], "tasks": cfg["tasks"], "tuning": cfg["tuning"]},
         ),
     ]
