@@ -85,15 +85,28 @@ def _encoder(cfg: dict[str, Any]) -> tuple[nn.Module, Any, dict[str, Any]]:
     """The network (or identity), its image transform, and its provenance."""
     backbone_cfg = cfg["backbone"]
     if cfg.get("ckpt"):
-        raise ConfigError(
-            "ckpt=: embedding with a fine-tuned checkpoint arrives with train.py "
-            "(fine-tuning); extract.py embeds with frozen backbones for now."
-        )
+        return _fine_tuned(Path(cfg["ckpt"]))
     if backbone_cfg.get("name") == "color_histogram":
         transform = ColorHistogramTransform.from_config(backbone_cfg)
         return nn.Identity(), transform, transform.meta()
     backbone = build_backbone(BackboneSpec.from_config(backbone_cfg))
     return backbone, backbone.transform(training=False), backbone.meta()
+
+
+def _fine_tuned(ckpt: Path) -> tuple[nn.Module, Any, dict[str, Any]]:
+    """A train.py checkpoint: its own backbone, and the shared layer as the embedding."""
+    from artrec.models.module import ArtRecModule
+
+    if not ckpt.is_file():
+        raise ConfigError(f"ckpt={ckpt}: checkpoint not found.")
+    module = ArtRecModule.load_from_checkpoint(ckpt, map_location="cpu").eval()
+    meta = {
+        **module.backbone.meta(),
+        "weights_source": f"checkpoint:{ckpt}",
+        "feature": "shared layer",
+        "feature_dim": module.shared_dim,
+    }
+    return module, module.backbone.transform(training=False), meta
 
 
 def _extract(

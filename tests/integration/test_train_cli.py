@@ -70,6 +70,21 @@ def test_outputs_and_determinism(root, tmp_path):
     train(root, tmp_path / "b", "dataset.max_epochs=2")
     assert (tmp_path / "a/metrics.json").read_bytes() == (tmp_path / "b/metrics.json").read_bytes()
 
+    # extract.py ckpt= embeds with the checkpoint's shared layer, as the callback did
+    run_cli(
+        "extract.py",
+        "dataset=folder",
+        f"dataset.root={root}",
+        "num_workers=0",
+        f"ckpt={out / 'checkpoints/best.ckpt'}",
+        "evaluate=false",
+        "progress=false",
+        f"hydra.run.dir={tmp_path / 'x'}",
+    )
+    extracted = load_embeddings(tmp_path / "x/embeddings.npz")
+    assert extracted.meta["layer"] == "shared layer"
+    torch.testing.assert_close(torch.from_numpy(extracted.vectors), torch.from_numpy(final.vectors))
+
 
 def test_ddp_sim_gathers_the_same_embedding(root, tmp_path):
     train(root, tmp_path / "one", "dataset.max_epochs=1")
