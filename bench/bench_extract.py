@@ -9,7 +9,8 @@
    >= 0.8 (the input pipeline is not the bottleneck). Measurements are interleaved over
    ``--rounds`` rounds and the best of each is kept, since other jobs share the cores. The
    same extraction with a near-free encoder (a global average pool) gives the pipeline's
-   own ceiling (decode + transform + loader + Lightning + shards), to explain any gap.
+   own ceiling (decode + transform + loader + Lightning + shards), to explain any gap;
+   "serial estimate" is what running the two one after the other would give.
 2. Raw forward throughput of the paper's five backbones (conf/backbone presets, random
    weights) at their native input size, after a warm-up batch.
 """
@@ -242,7 +243,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--images", type=int, default=512, help="gallery images (0: all)")
     parser.add_argument("--batch-size", type=int, default=16, help="part 1 batch size")
     parser.add_argument("--workers", default="0,1,2", help="part 1 DataLoader num_workers")
-    parser.add_argument("--rounds", type=int, default=2, help="part 1 interleaved rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="part 1 interleaved rounds")
     parser.add_argument("--batch-size2", type=int, default=8, help="part 2 batch size")
     parser.add_argument("--iters", type=int, default=2, help="part 2 timed batches")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
