@@ -5,6 +5,7 @@ A killed run never leaves a half-written result behind (SPEC section 5).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -46,3 +47,9 @@ def write_json_atomic(path: str | Path, payload: Any) -> None:
 def cache_root() -> Path:
     """Where generated data and caches live: ``$ARTREC_CACHE``, else ``~/.cache/artrec``."""
     return Path(os.environ.get("ARTREC_CACHE") or Path.home() / ".cache" / "artrec").expanduser()
+
+
+def stable_hash(*parts: Any) -> str:
+    """A short hash of JSON-able parts, stable across runs (cache keys, fingerprints)."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

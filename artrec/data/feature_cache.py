@@ -7,10 +7,7 @@ sweep) skip the backbone entirely.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
-from typing import Any
 
 import torch
 from rich.progress import track
@@ -19,12 +16,6 @@ from torch.utils.data import DataLoader
 
 from artrec.data.images import ItemImages
 from artrec.io import atomic_path
-
-
-def cache_key(*parts: Any) -> str:
-    """A short stable hash of JSON-able parts (backbone config, dataset root, item count)."""
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @torch.inference_mode()

@@ -4,8 +4,6 @@ purchases. A complete output made with the same settings is reused, not recomput
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from datetime import datetime, timezone
@@ -24,7 +22,7 @@ from artrec.data.images import ItemImages
 from artrec.data.source import load_configured_dataset
 from artrec.embeddings import EmbeddingTable, load_embeddings, save_embeddings
 from artrec.errors import ArtrecError, ConfigError
-from artrec.io import cache_root
+from artrec.io import cache_root, stable_hash
 from artrec.models.backbone import BackboneSpec, build_backbone
 from artrec.models.color_histogram import ColorHistogramTransform
 from artrec.models.embedder import embed_images
@@ -67,8 +65,7 @@ def _fingerprint(cfg: dict[str, Any], dataset: Dataset) -> str:
     settings = {key: cfg.get(key) for key in FINGERPRINT_KEYS}
     settings["dataset"] = str(dataset.root)
     settings["n_items"] = len(dataset.items)
-    text = json.dumps(settings, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return stable_hash(settings)
 
 
 def _reusable(target: Path, fingerprint: str) -> EmbeddingTable | None:

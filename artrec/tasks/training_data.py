@@ -9,10 +9,10 @@ from torch.utils.data import Dataset as TorchDataset
 
 from artrec.data.datamodule import ArtDataModule
 from artrec.data.dataset import Dataset
-from artrec.data.feature_cache import FeatureRows, cache_key, cached_features, compute_features
+from artrec.data.feature_cache import FeatureRows, cached_features, compute_features
 from artrec.data.images import ItemImages
 from artrec.data.splits import assign_splits
-from artrec.io import cache_root
+from artrec.io import cache_root, stable_hash
 from artrec.models.module import ArtRecModule
 from artrec.models.tasks import encode_targets, fit_tasks
 from artrec.models.tuning import uses_feature_cache
@@ -75,7 +75,7 @@ def _first_classification_column(task_cfgs: dict[str, dict] | list[dict]) -> str
 
 def _features(module: ArtRecModule, dataset: Dataset, cfg: dict[str, Any]):
     """The frozen backbone's features of every item, computed once per backbone + dataset."""
-    key = cache_key(
+    key = stable_hash(
         cfg["backbone"], cfg["model"].get("init_from"), str(dataset.root), len(dataset.items)
     )
     images = ItemImages(dataset.items["image"].tolist(), module.backbone.transform(training=False))
