@@ -25,11 +25,11 @@ import pandas as pd
 from artrec.data.csvio import write_csv_atomic
 from artrec.data.gallery_images import write_images
 from artrec.data.gallery_market import Tastes, sample_stock, simulate_purchases
-from artrec.data.gallery_styles import MEDIA, make_ids, sample_artists, sample_catalogue
+from artrec.data.gallery_styles import MEDIA, MEDIUM_TYPE, make_ids, sample_artists, sample_catalogue
 from artrec.errors import ArtrecError, ConfigError
 from artrec.io import cache_root, write_json_atomic
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: the type column
 MARKER = "gallery.json"
 GALLERY_SCALES: dict[str, dict[str, int]] = {
     "default": {"items": 1500, "users": 500, "transactions": 1500},
@@ -129,6 +129,7 @@ def _write(folder: Path, params: dict[str, int]) -> None:
             "unique": np.where(stock.unique, "true", "false"),
             "artist": np.array([style.artist_id for style in styles])[catalogue.artist],
             "medium": np.array(MEDIA)[catalogue.medium],
+            "type": [MEDIUM_TYPE[MEDIA[m]] for m in catalogue.medium],
             "year": catalogue.year,
         }
     )

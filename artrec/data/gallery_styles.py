@@ -13,6 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 
 MEDIA = ("oil", "acrylic", "watercolor", "ink", "pastel")
+#: The artwork type of each medium (OmniArt's ``type`` task: painting vs drawing).
+MEDIUM_TYPE = {
+    "oil": "painting",
+    "acrylic": "painting",
+    "watercolor": "painting",
+    "ink": "drawing",
+    "pastel": "drawing",
+}
 COMPOSITIONS = (
     "stripes",
     "circles",

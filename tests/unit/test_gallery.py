@@ -16,7 +16,7 @@ import artrec.data.gallery as gallery
 from artrec.data import load_dataset
 from artrec.data.gallery import GALLERY_SCALES, ensure_gallery, gallery_params, generate_gallery
 from artrec.data.gallery_images import COMPOSITION_RENDERERS, MEDIUM_RENDERERS
-from artrec.data.gallery_styles import COMPOSITIONS, MEDIA
+from artrec.data.gallery_styles import COMPOSITIONS, MEDIA, MEDIUM_TYPE
 from artrec.errors import ConfigError
 
 SMALL = {"items": 200, "users": 80, "transactions": 160, "artists": 12, "image_size": 64, "seed": 8}
@@ -44,6 +44,7 @@ def test_layout_matches_spec(small: Path) -> None:
         "unique",
         "artist",
         "medium",
+        "type",
         "year",
     ]
     assert list(purchases.columns) == ["user_id", "item_id", "time"]
@@ -57,8 +58,9 @@ def test_layout_matches_spec(small: Path) -> None:
     assert items["artist"].str.fullmatch(r"a\d{2}").all() and items["artist"].nunique() <= 12
     assert set(items["medium"]) <= set(MEDIA) and items["medium"].nunique() >= 4
     assert items["year"].astype(int).between(1850, 2015).all()
+    assert (items["type"] == items["medium"].map(MEDIUM_TYPE)).all()
     dataset = load_dataset(small, require_purchases=True)
-    assert dataset.label_columns == ("artist", "medium", "year")
+    assert dataset.label_columns == ("artist", "medium", "type", "year")
     assert len(dataset.items) == 200 and dataset.n_duplicate_purchases == 0
     for path in dataset.items["image"]:
         with Image.open(path) as image:
