@@ -25,7 +25,13 @@ import pandas as pd
 from artrec.data.csvio import write_csv_atomic
 from artrec.data.gallery_images import write_images
 from artrec.data.gallery_market import Tastes, sample_stock, simulate_purchases
-from artrec.data.gallery_styles import MEDIA, MEDIUM_TYPE, make_ids, sample_artists, sample_catalogue
+from artrec.data.gallery_styles import (
+    MEDIA,
+    MEDIUM_TYPE,
+    make_ids,
+    sample_artists,
+    sample_catalogue,
+)
 from artrec.errors import ArtrecError, ConfigError
 from artrec.io import cache_root, write_json_atomic
 
