@@ -11,20 +11,37 @@ from artrec.errors import DatasetError, MissingColumnError
 from artrec.io import write_text_atomic
 
 
-def read_string_csv(path: Path, required: Iterable[str] = ()) -> pd.DataFrame:
-    """Read a CSV with every cell as a string (``007`` stays ``007``; empty stays ``""``)."""
+def read_string_csv(
+    path: Path,
+    required: Iterable[str] = (),
+    *,
+    names: list[str] | None = None,
+    column_fix: str = "Add them to the header (see SPEC section 1).",
+) -> pd.DataFrame:
+    """Read a CSV with every cell as a string (``007`` stays ``007``; empty stays ``""``).
+
+    ``names`` reads a header-less file with these column names; ``column_fix`` is the
+    advice given when a required column is missing.
+    """
     if not path.is_file():
         raise DatasetError(f"{path}: file not found.")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+        frame = pd.read_csv(
+            path,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            header=None if names else 0,
+            names=names,
+        )
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise DatasetError(f"{path}: not a readable CSV file ({exc}).") from exc
+        raise DatasetError(f"{path}: not a readable CSV file ({exc}); fix the file.") from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise MissingColumnError(
             f"{path}: missing required column(s) {missing}; found {list(frame.columns)}. "
-            "Add them to the header (see SPEC section 1)."
+            + column_fix
         )
     return frame
 

@@ -200,7 +200,7 @@ def test_repeated_purchase_rows_are_dropped_once(hashed: Path, tmp_path: Path) -
         (
             "valid_artworks.csv",
             ARTWORKS.replace(",original,", ",orig,"),
-            r"missing column.*'original'",
+            r"missing required column.*'original'",
         ),
         ("valid_artworks.csv", ARTWORKS.replace(",t,4", ",maybe,4"), r"line\(s\) \[3\].*'maybe'"),
         ("valid_artworks.csv", ARTWORKS.replace("10,a2", "7,a2"), r"repeats id\(s\) \['7'\]"),

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from artrec.data.csvio import write_csv_atomic
+from artrec.data.csvio import read_string_csv, write_csv_atomic
 from artrec.data.dataset import ITEMS_FILE, PURCHASES_FILE, load_dataset
 from artrec.errors import ConversionError, DatasetError, preview
 
@@ -73,23 +73,14 @@ def read_source_csv(
     if not path.is_file():
         raise ConversionError(f"{path}: file not found. {hint}".strip())
     try:
-        frame = pd.read_csv(
+        frame = read_string_csv(
             path,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            header=None if names else 0,
+            required,
             names=names,
+            column_fix="Rename the header or map the column names (see --help).",
         )
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise ConversionError(f"{path}: not a readable CSV file ({exc}); fix the file.") from exc
-    frame.columns = [str(c).strip() for c in frame.columns]
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise ConversionError(
-            f"{path}: missing column(s) {missing}; found {list(frame.columns)}. "
-            "Rename the header or map the column names (see --help)."
-        )
+    except DatasetError as exc:
+        raise ConversionError(str(exc)) from exc
     return frame.apply(lambda column: column.str.strip())
 
 
