@@ -53,6 +53,10 @@ class ComparisonError(ArtrecError):
     """Per-case results to be compared are malformed or do not cover the same test cases."""
 
 
+class ReportError(ArtrecError):
+    """Run directories to report on are missing, unreadable or break the run directory contract."""
+
+
 def preview(values, limit: int = 5) -> str:
     """The first few values as a readable list, with how many were left out."""
     values = list(values)

@@ -177,15 +177,49 @@ def rank_batches(
     batches: list[np.ndarray],
 ) -> Iterator[BatchRanks]:
     """Score and rank the cases batch by batch (batches from :func:`plan_batches`)."""
+    step = _step(unit.shape[0])
+    for part in score_batches(
+        cases, inventory, unit, aggregation, topk, exclude_consumed, batch_size, batches
+    ):
+        case, items = ragged(
+            cases.relevant_offsets[part.cases], cases.n_relevant[part.cases], cases.relevant_items
+        )
+        ranks = _count_ranks(part.scores, case, items, step)
+        yield BatchRanks(part.cases, part.n_candidates, ranks)
+
+
+@dataclass(frozen=True)
+class BatchScores:
+    """For the cases ``cases``: their [B, n_items] scores, non-candidates at -inf (a reused
+    buffer: valid until the next batch is scored), and their candidate counts."""
+
+    cases: np.ndarray
+    scores: torch.Tensor
+    n_candidates: np.ndarray
+
+
+def score_batches(
+    cases: TestCases,
+    inventory: Inventory,
+    unit: torch.Tensor,
+    aggregation: str,
+    topk: int,
+    exclude_consumed: bool,
+    batch_size: int,
+    batches: list[np.ndarray],
+) -> Iterator[BatchScores]:
+    """Score the cases batch by batch (SPEC 3.6-3.7); ranks and top-k lists both start here."""
     stock = _Stock(inventory, unit.device)
     work = _Workspace(unit, batch_size, AGGREGATIONS[aggregation](topk))
     for batch in batches:
         scores = _scores(cases, batch, work)
         n_candidates = stock.restrict(scores, cases, batch, exclude_consumed, work.step)
-        case, items = ragged(
-            cases.relevant_offsets[batch], cases.n_relevant[batch], cases.relevant_items
-        )
-        yield BatchRanks(batch, n_candidates, _count_ranks(scores, case, items, work.step))
+        yield BatchScores(batch, scores, n_candidates)
+
+
+def _step(n_items: int) -> int:
+    """Rows per chunk so that a chunk holds about ``CHUNK_ELEMENTS`` values."""
+    return max(1, CHUNK_ELEMENTS // n_items)
 
 
 class _Workspace:
@@ -195,7 +229,7 @@ class _Workspace:
     def __init__(self, unit: torch.Tensor, batch_size: int, aggregate) -> None:
         self.unit, self.batch_size, self.aggregate = unit, batch_size, aggregate
         self.n_items = unit.shape[0]
-        self.step = max(1, CHUNK_ELEMENTS // self.n_items)
+        self.step = _step(self.n_items)
         self._buffers: dict[str, torch.Tensor] = {}
 
     def buffer(self, name: str, shape: tuple[int, ...]) -> torch.Tensor:
