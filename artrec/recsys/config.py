@@ -8,9 +8,9 @@ from typing import Any
 
 from artrec.embeddings import MISSING_POLICIES
 from artrec.errors import ConfigError
+from artrec.recsys.aggregations import AGGREGATIONS
 from artrec.recsys.metrics import VARIANTS
 from artrec.recsys.protocol import GROUND_TRUTHS, UNIQUE_RULES
-from artrec.recsys.scoring import AGGREGATIONS
 
 DEVICES = ("cpu", "cuda")
 

@@ -9,8 +9,9 @@ import torch
 from recsys_testkit import exact_vectors, random_shop, reference, run, table, write_dataset
 
 from artrec.recsys import ProtocolConfig, evaluate, scoring
+from artrec.recsys.aggregations import AGGREGATIONS
 from artrec.recsys.metrics import RankedCases, case_metrics
-from artrec.recsys.scoring import AGGREGATIONS, unit_vectors
+from artrec.recsys.scoring import unit_vectors
 
 R = 1 / np.sqrt(2)
 S = 1 / np.sqrt(3)
