@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.loggers import Logger
 from rich.console import Console
 from torch import nn
 
@@ -29,6 +30,7 @@ from artrec.models.embedder import embed_images
 from artrec.recsys.config import ProtocolConfig
 from artrec.recsys.evaluate import evaluate, write_result
 from artrec.reporting.console import make_console, result_table
+from artrec.tasks.loggers import open_loggers, publish_results
 
 log = logging.getLogger("artrec")
 EMBEDDINGS_FILE = "embeddings.npz"
@@ -38,9 +40,14 @@ FINGERPRINT_KEYS = ("backbone", "ckpt")
 
 def run(cfg: dict[str, Any]) -> float | None:
     """Extract (or reuse) the embeddings; return recall@k when they were evaluated."""
+    out = Path(cfg["output_dir"])
+    with open_loggers(cfg, out, task="extract") as loggers:
+        return _run(cfg, out, loggers)
+
+
+def _run(cfg: dict[str, Any], out: Path, loggers: list[Logger]) -> float | None:
     console = make_console()
     dataset = load_configured_dataset(cfg["dataset"])
-    out = Path(cfg["output_dir"])
     target = out / EMBEDDINGS_FILE
     fingerprint = _fingerprint(cfg, dataset)
     table = _reusable(target, fingerprint)
@@ -57,6 +64,7 @@ def run(cfg: dict[str, Any]) -> float | None:
     protocol = ProtocolConfig.from_dict(cfg["protocol"])
     result = evaluate(dataset, table, protocol, progress=cfg.get("progress", True))
     write_result(result, out, embeddings_label=str(target), dataset_label=str(dataset.root))
+    publish_results(loggers, out, dataset=dataset, table=table, protocol=protocol)
     console.print(result_table(result, title=f"{table.meta.get('backbone', {}).get('name')}"))
     return result.metrics[f"recall@{protocol.k}"]
 

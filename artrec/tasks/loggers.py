@@ -1,43 +1,71 @@
-"""Lightning loggers from the ``logger`` config group (a registry, one builder per name)."""
+"""Lightning loggers from the ``logger`` config group (a registry, one builder per name),
+opened and closed around a train or extract run, and given its results at the end."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from pytorch_lightning.loggers import CSVLogger, Logger
 
+from artrec.data.dataset import Dataset
+from artrec.embeddings import EmbeddingTable
 from artrec.errors import ConfigError
+from artrec.recsys.config import ProtocolConfig
+from artrec.reporting.wandb_run import ArtrecWandbLogger, wandb_logger
 
 
-def _csv(cfg: dict[str, Any], out: Path, run_name: str) -> list[Logger]:
+def _csv(cfg: dict[str, Any], out: Path, task: str) -> list[Logger]:
     return [CSVLogger(save_dir=out, name="logs", version="")]
 
 
-def _wandb(cfg: dict[str, Any], out: Path, run_name: str) -> list[Logger]:
-    from pytorch_lightning.loggers import WandbLogger
-
-    return [
-        WandbLogger(
-            project=cfg.get("project") or "artrec",
-            entity=cfg.get("entity"),
-            name=run_name,
-            save_dir=str(out),
-        )
-    ]
+def _wandb(cfg: dict[str, Any], out: Path, task: str) -> list[Logger]:
+    return [wandb_logger(cfg, out, task)]
 
 
 LOGGERS: dict[str, Callable[[dict[str, Any], Path, str], list[Logger]]] = {
     "csv": _csv,
     "wandb": _wandb,
-    "none": lambda cfg, out, run_name: [],
+    "none": lambda cfg, out, task: [],
 }
 
 
-def build_loggers(cfg: dict[str, Any], out: Path, run_name: str) -> list[Logger]:
-    """The loggers ``cfg['name']`` selects, writing under the run directory ``out``."""
-    name = cfg.get("name", "csv")
+def build_loggers(cfg: dict[str, Any], out: Path, task: str) -> list[Logger]:
+    """The loggers ``cfg['logger']['name']`` selects for a ``task`` run (``cfg``: the whole
+    resolved config, which W&B records), writing under the run directory ``out``."""
+    name = cfg["logger"].get("name", "csv")
     if name not in LOGGERS:
         raise ConfigError(f"logger={name!r}: use one of {sorted(LOGGERS)}.")
-    return LOGGERS[name](cfg, out, run_name)
+    return LOGGERS[name](cfg, out, task)
+
+
+@contextmanager
+def open_loggers(cfg: dict[str, Any], out: Path, task: str) -> Iterator[list[Logger]]:
+    """The run's loggers, closed however the run ends: a W&B run finishes (exit code 1
+    after a failure), so the next job of a sweep in the same process gets a fresh run."""
+    loggers = build_loggers(cfg, out, task)
+    failed = True
+    try:
+        yield loggers
+        failed = False
+    finally:
+        for logger in loggers:
+            if isinstance(logger, ArtrecWandbLogger):
+                logger.finish_run(failed)
+
+
+def publish_results(
+    loggers: list[Logger],
+    out: Path,
+    *,
+    dataset: Dataset,
+    table: EmbeddingTable,
+    protocol: ProtocolConfig,
+) -> None:
+    """Give the loggers that show more than scalars (W&B: summary, tables, galleries) the
+    results written in ``out`` (metrics.json, per_case.csv), of ``table`` on ``dataset``."""
+    for logger in loggers:
+        if isinstance(logger, ArtrecWandbLogger):
+            logger.log_results(out, dataset, table, protocol)

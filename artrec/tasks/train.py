@@ -14,16 +14,18 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+from pytorch_lightning.loggers import Logger
 from rich.table import Table
 
 from artrec.callbacks.rec_eval import RecEvalCallback
 from artrec.data.dataset import Dataset
 from artrec.data.image_check import check_images
 from artrec.data.source import load_configured_dataset
+from artrec.embeddings import load_embeddings
 from artrec.errors import ConfigError
 from artrec.recsys.config import ProtocolConfig
 from artrec.reporting.console import make_console
-from artrec.tasks.loggers import build_loggers
+from artrec.tasks.loggers import open_loggers, publish_results
 from artrec.tasks.training_data import build_datamodule, rec_inputs
 
 CHECKPOINTS = "checkpoints"
@@ -37,10 +39,16 @@ def run(cfg: dict[str, Any]) -> float | None:
         )
     pl.seed_everything(int(cfg["seed"]), workers=True)
     out = Path(cfg["output_dir"])
+    with open_loggers(cfg, out, task="train") as loggers:
+        return _fit(cfg, out, loggers)
+
+
+def _fit(cfg: dict[str, Any], out: Path, loggers: list[Logger]) -> float | None:
     dataset = load_configured_dataset(cfg["dataset"])
     usable = _readable(dataset, cfg["dataset"].get("image_errors", "skip"))
     module, datamodule, features = build_datamodule(cfg, dataset, usable)
     rec_dataset = _rec_dataset(cfg, dataset)
+    protocol = ProtocolConfig.from_dict(cfg["protocol"])
     callbacks = [
         ModelCheckpoint(
             dirpath=out / CHECKPOINTS,
@@ -57,7 +65,7 @@ def run(cfg: dict[str, Any]) -> float | None:
         RecEvalCallback(
             rec_dataset,
             rec_inputs(module, rec_dataset, features if rec_dataset is dataset else None),
-            ProtocolConfig.from_dict(cfg["protocol"]),
+            protocol,
             out,
             at_start=bool(cfg["rec_eval"]["at_start"]),
             every_n_epochs=int(cfg["rec_eval"]["every_n_epochs"]),
@@ -70,7 +78,7 @@ def run(cfg: dict[str, Any]) -> float | None:
         **cfg["trainer"],
         max_epochs=int(cfg["max_epochs"]),
         callbacks=callbacks,
-        logger=build_loggers(cfg["logger"], out, run_name=out.name),
+        logger=loggers,
         default_root_dir=out,
         deterministic=True,
         enable_progress_bar=bool(cfg.get("progress", True)),
@@ -79,7 +87,10 @@ def run(cfg: dict[str, Any]) -> float | None:
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     if not trainer.is_global_zero:
         return None
-    return _report(out, cfg["objective"])
+    objective = _report(out, cfg["objective"])
+    table = load_embeddings(out / "embeddings.npz")
+    publish_results(loggers, out, dataset=rec_dataset, table=table, protocol=protocol)
+    return objective
 
 
 def _readable(dataset: Dataset, image_errors: str) -> np.ndarray:
