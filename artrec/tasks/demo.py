@@ -5,10 +5,12 @@
    randomly initialised, a randomly initialised ResNet-18, the colour histogram);
 3. fine-tune: ``python train.py``'s default run (deep tuning of the ImageNet
    EfficientNet-Lite0 on the artists), printing before / after / Random;
-4. judge all five embeddings on the same test cases: the comparison with the Random row.
+4. the comparison report of all five runs (tables with the Random row and significance
+   markers, figures, recommendation galleries) as one self-contained HTML file.
 
-Completed extractions and a completed fine-tuning run are reused, so a second
-``make demo`` only re-evaluates.
+Each step is a job with the run-directory bookkeeping (config.yaml, run.json): completed
+runs are reused, an interrupted fine-tuning resumes, so a second ``make demo`` only
+rewrites the report.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from omegaconf import OmegaConf
 from artrec.data.source import load_configured_dataset
 from artrec.data.summary import summarize, summary_table
 from artrec.reporting.console import make_console
-from artrec.tasks import extract, recommend_eval, train
+from artrec.reporting.report import write_report
+from artrec.tasks import extract, train
+from artrec.tasks.jobs import run_job
 
 REPO = Path(__file__).resolve().parents[2]
 OUT = Path("outputs") / "demo"
@@ -41,7 +45,7 @@ FINETUNED = "efficientnet_lite0_deep_artist"
 
 def _config(name: str, overrides: list[str]) -> dict:
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose(name, overrides=overrides)
+        cfg = compose(name, overrides=[*overrides, "group=demo"])
     return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
 
 
@@ -51,17 +55,13 @@ def main() -> None:
     console.print(summary_table(summarize(load_configured_dataset(dataset_cfg))))
     for name, overrides in SYSTEMS.items():
         console.rule(f"[bold]{name}")
-        extract.run(_config("extract", [*overrides, "evaluate=false", f"output_dir={OUT / name}"]))
+        run_job(extract.run, _config("extract", [*overrides, f"output_dir={OUT / name}"]))
     console.rule(f"[bold]{FINETUNED}: python train.py")
-    if (OUT / FINETUNED / "metrics.json").is_file():
-        console.print(f"{OUT / FINETUNED} is complete; skipping training.")
-    else:
-        train.run(_config("train", [f"output_dir={OUT / FINETUNED}"]))
+    run_job(train.run, _config("train", [f"output_dir={OUT / FINETUNED}"]))
     console.rule("[bold]Comparison on the demo gallery")
-    files = [str(OUT / name / extract.EMBEDDINGS_FILE) for name in [*SYSTEMS, FINETUNED]]
-    recommend_eval.run(
-        _config("recommend_eval", [f"embeddings=[{','.join(files)}]", f"output_dir={OUT}"])
-    )
+    runs = [OUT / name for name in [*SYSTEMS, FINETUNED]]
+    index = write_report(runs, OUT / "report", console=console)
+    console.print(f"Report: {index.resolve()}")
 
 
 if __name__ == "__main__":

@@ -133,7 +133,8 @@ def test_id_column_and_column_mapping(tmp_path: Path) -> None:
 
 def test_missing_column_names_file_and_fix(src: Path, tmp_path: Path) -> None:
     (src / "metadata.csv").write_text(HEADER.replace("artwork_type", "kind") + ROWS)
-    with pytest.raises(ConversionError, match=r"metadata\.csv: missing required column.*'artwork_type'"):
+    missing = r"metadata\.csv: missing required column.*'artwork_type'"
+    with pytest.raises(ConversionError, match=missing):
         omniart.convert(src, tmp_path / "out")
     report = omniart.convert(src, tmp_path / "out", columns={"type": "kind"}, min_samples=3)
     assert report.n_items == 3
