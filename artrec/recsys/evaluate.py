@@ -28,7 +28,7 @@ from artrec.recsys.metrics import (
     sample_random_ranks,
 )
 from artrec.recsys.protocol import Inventory, TestCases, build_timeline
-from artrec.recsys.scoring import plan_batches, ragged, rank_batches, unit_vectors
+from artrec.recsys.scoring import plan_batches, ragged, rank_batches, score_batches, unit_vectors
 
 CASE_COLUMNS = ("user_id", "time", "n_candidates", "n_relevant")
 PER_CASE_COLUMNS = (*CASE_COLUMNS, "first_rank", *METRICS)
@@ -140,7 +140,7 @@ def _rank(
 ) -> RankedCases:
     """Candidate counts and the sorted ranks of the relevant items of every case."""
     batches = plan_batches(cases, protocol.batch_size)
-    results = rank_batches(
+    scored = score_batches(
         cases,
         inventory,
         unit,
@@ -150,6 +150,7 @@ def _rank(
         protocol.batch_size,
         batches,
     )
+    results = rank_batches(cases, scored)
     if progress:
         results = track(results, total=len(batches), description="ranking", transient=True)
     n_candidates = np.zeros(len(cases), dtype=np.int64)

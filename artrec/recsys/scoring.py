@@ -13,7 +13,7 @@ buffers reused across batches; everything else works on row chunks of about
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,25 +77,13 @@ def plan_batches(cases: TestCases, batch_size: int) -> list[np.ndarray]:
     return batches
 
 
-def rank_batches(
-    cases: TestCases,
-    inventory: Inventory,
-    unit: torch.Tensor,
-    aggregation: str,
-    topk: int,
-    exclude_consumed: bool,
-    batch_size: int,
-    batches: list[np.ndarray],
-) -> Iterator[BatchRanks]:
-    """Score and rank the cases batch by batch (batches from :func:`plan_batches`)."""
-    step = _step(unit.shape[0])
-    for part in score_batches(
-        cases, inventory, unit, aggregation, topk, exclude_consumed, batch_size, batches
-    ):
+def rank_batches(cases: TestCases, scored: Iterable[BatchScores]) -> Iterator[BatchRanks]:
+    """Rank the relevant items of each scored batch (from :func:`score_batches`)."""
+    for part in scored:
         case, items = ragged(
             cases.relevant_offsets[part.cases], cases.n_relevant[part.cases], cases.relevant_items
         )
-        ranks = _count_ranks(part.scores, case, items, step)
+        ranks = _count_ranks(part.scores, case, items, _step(part.scores.shape[1]))
         yield BatchRanks(part.cases, part.n_candidates, ranks)
 
 

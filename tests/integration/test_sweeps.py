@@ -35,7 +35,6 @@ def read_summary(sweep: Path) -> dict[str, dict]:
         return {row["job"]: row for row in csv.DictReader(f)}
 
 
-@pytest.mark.slow  # about 1 to 2 minutes on 2 CPU cores (four trainings, the demo gallery)
 def test_two_by_two_train_sweep_then_rerun_skips(tmp_path):
     sweep = tmp_path / "sweep"
     args = (
