@@ -3,10 +3,9 @@ it is, on the composed config of every experiment file; then the experiments run
 the CLI on the demo gallery with debug=fast (tiny random backbone, two short epochs), so
 none of them can rot.
 
-A multirun shares the imports: by default one extract.py process runs the frozen rows and
-one train.py process a training row of each kind (the two-stage row's stage 1, then stage
-2), in a temporary working directory; the other training rows, which differ only in
-their tasks, and Table 1's own sweep over its backbones are marked slow.
+A multirun shares the imports: one extract.py process runs the frozen rows and one
+train.py process every training row (the two-stage row's stage 1 before stage 2), in a
+temporary working directory; Table 1's own sweep over its backbones is marked slow.
 """
 
 from __future__ import annotations
@@ -75,14 +74,6 @@ FROZEN = [name for name, row in ROWS.items() if row.entry == "extract"]
 OMNIART = [name for name, row in ROWS.items() if row.rec_eval]  # stage 1 included
 UGALLERY = [name for name, row in ROWS.items() if row.entry == "train" and not row.rec_eval]
 TRAIN = OMNIART + UGALLERY  # stage 1 (last of OMNIART) before stage 2 (last of UGALLERY)
-# Run by default, one row of each kind; the rest only differ in their tasks: marked slow.
-TRAIN_FAST = [
-    "table2/omniart_shallow_with_task_weights",  # three weighted tasks, one a regression
-    "table2/omniart_deep",  # stage 1 ...
-    "table2/resnet_deep_ugallery",
-    "table2/resnet_shallow_ugallery_only_artist",
-    "table2/omniart_deep_ugallery",  # ... and stage 2, after it
-]
 
 
 def _compose(entry: str, *overrides: str):
@@ -226,12 +217,7 @@ def _train_runs(cwd: Path, experiments: list[str]) -> Path:
 
 @pytest.fixture(scope="module")
 def train_runs(tmp_path_factory) -> Path:
-    return _train_runs(tmp_path_factory.mktemp("train"), TRAIN_FAST)
-
-
-@pytest.fixture(scope="module")
-def more_train_runs(tmp_path_factory) -> Path:
-    return _train_runs(tmp_path_factory.mktemp("more"), [n for n in TRAIN if n not in TRAIN_FAST])
+    return _train_runs(tmp_path_factory.mktemp("train"), TRAIN)
 
 
 def test_frozen_experiments_run(frozen_runs):
@@ -257,13 +243,10 @@ def test_table1_sweeps_its_backbones(tmp_path):
         assert load_embeddings(tmp_path / "t1" / backbone / "embeddings.npz").dim == dim
 
 
-@pytest.mark.parametrize(
-    "name", [n if n in TRAIN_FAST else pytest.param(n, marks=pytest.mark.slow) for n in TRAIN]
-)
-def test_train_experiment_runs(request, frozen_runs, name):
+@pytest.mark.parametrize("name", TRAIN)
+def test_train_experiment_runs(train_runs, frozen_runs, name):
     row = ROWS[name]
-    runs = request.getfixturevalue("train_runs" if name in TRAIN_FAST else "more_train_runs")
-    run = runs / _short(name)
+    run = train_runs / _short(name)
     cfg = _complete(run, "train", _short(name), row.group)
     assert (run / "checkpoints/best.ckpt").is_file()
     assert (cfg["tuning"]["mode"], list(cfg["tasks"])) == (row.tuning, list(row.tasks))
