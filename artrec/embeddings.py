@@ -15,6 +15,7 @@ from artrec.errors import EmbeddingsError, preview
 from artrec.io import atomic_path
 
 MISSING_POLICIES = ("error", "drop")
+EMBEDDINGS_FILE = "embeddings.npz"  # the name every run directory gives its embedding
 
 
 @dataclass(frozen=True)
@@ -136,12 +137,12 @@ def find_embedding_files(spec: str | Path | Sequence[str | Path]) -> dict[str, P
     found: dict[str, Path] = {}
     for entry in map(Path, entries):
         if entry.is_dir():
-            files = sorted(entry.rglob("embeddings.npz"))
+            files = sorted(entry.rglob(EMBEDDINGS_FILE))
             if not files:
-                raise EmbeddingsError(f"{entry}: directory holds no embeddings.npz below it.")
+                raise EmbeddingsError(f"{entry}: directory holds no {EMBEDDINGS_FILE} below it.")
             named = {str(f.parent.relative_to(entry)).replace(os.sep, "/"): f for f in files}
         elif entry.is_file():
-            named = {entry.parent.name if entry.name == "embeddings.npz" else entry.stem: entry}
+            named = {entry.parent.name if entry.name == EMBEDDINGS_FILE else entry.stem: entry}
         else:
             raise EmbeddingsError(f"{entry}: embeddings file or directory not found.")
         for name, path in named.items():

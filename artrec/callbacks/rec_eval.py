@@ -24,11 +24,12 @@ from artrec.callbacks.distributed_embed import (
     start_embedding,
 )
 from artrec.data.dataset import Dataset
-from artrec.embeddings import EmbeddingTable, save_embeddings
+from artrec.embeddings import EMBEDDINGS_FILE, EmbeddingTable, save_embeddings
 from artrec.recsys.config import ProtocolConfig
-from artrec.recsys.evaluate import EvalResult, evaluate, write_result
+from artrec.recsys.evaluate import METRICS_FILE, EvalResult, evaluate, write_result
 
 START, FINAL, EPOCH = "rec_start", "rec", "rec_epoch"
+START_DIR = "start"  # the starting embedding's results, inside the run directory
 
 
 class RecEvalCallback(pl.Callback):
@@ -54,8 +55,9 @@ class RecEvalCallback(pl.Callback):
         self.results: dict[str, EvalResult] = {}
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.at_start and not (self.out_dir / "start" / "metrics.json").is_file():
-            self._run(trainer, pl_module, start_embedding, START, self.out_dir / "start")
+        start_dir = self.out_dir / START_DIR
+        if self.at_start and not (start_dir / METRICS_FILE).is_file():
+            self._run(trainer, pl_module, start_embedding, START, start_dir)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         epoch = trainer.current_epoch + 1
@@ -93,7 +95,7 @@ class RecEvalCallback(pl.Callback):
         ids = self.dataset.items["item_id"].to_numpy(dtype=str)[rows]
         layer = "backbone features" if prefix == START else "shared layer"
         table = EmbeddingTable(ids, vectors.astype(np.float32), {**self.meta, "layer": layer})
-        save_embeddings(table, target / "embeddings.npz")
+        save_embeddings(table, target / EMBEDDINGS_FILE)
         result = evaluate(self.dataset, table, self.protocol)
-        write_result(result, target, "embeddings.npz", str(self.dataset.root))
+        write_result(result, target, EMBEDDINGS_FILE, str(self.dataset.root))
         return result

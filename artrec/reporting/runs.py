@@ -25,12 +25,13 @@ import yaml
 from artrec.data.csvio import read_string_csv
 from artrec.data.dataset import Dataset, load_dataset
 from artrec.data.source import load_configured_dataset
+from artrec.embeddings import EMBEDDINGS_FILE
 from artrec.errors import ArtrecError, ReportError
 from artrec.recsys.compare import CASE_KEYS
 from artrec.recsys.evaluate import METRICS_FILE, PER_CASE_COLUMNS, PER_CASE_FILE
 from artrec.recsys.metrics import METRICS, random_expectation
+from artrec.tasks.jobs import CONFIG_FILE, RUN_FILE
 
-RUN_FILE, CONFIG_FILE, EMBEDDINGS_FILE = "run.json", "config.yaml", "embeddings.npz"
 MARKERS = (RUN_FILE, METRICS_FILE, CONFIG_FILE)
 STATUSES = ("completed", "failed", "incomplete")
 RERUN = "re-run the job, or leave its directory out of the report"

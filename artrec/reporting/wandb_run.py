@@ -24,6 +24,7 @@ import wandb
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
+from artrec.callbacks.rec_eval import START_DIR
 from artrec.data.dataset import Dataset
 from artrec.embeddings import EmbeddingTable
 from artrec.errors import ConfigError
@@ -34,7 +35,6 @@ from artrec.reporting.galleries import render_galleries
 log = logging.getLogger("artrec")
 DEFAULT_HOST = "https://api.wandb.ai"
 MAX_TAG_LENGTH = 64  # W&B refuses longer tags
-START_DIR = "start"  # train.py: the starting embedding's results (RecEvalCallback)
 
 
 def has_api_key() -> bool:

@@ -21,7 +21,7 @@ import artrec
 from artrec.data.dataset import Dataset
 from artrec.data.images import ItemImages
 from artrec.data.source import load_configured_dataset
-from artrec.embeddings import EmbeddingTable, load_embeddings, save_embeddings
+from artrec.embeddings import EMBEDDINGS_FILE, EmbeddingTable, load_embeddings, save_embeddings
 from artrec.errors import ArtrecError, ConfigError
 from artrec.io import cache_root, stable_hash
 from artrec.models.backbone import BackboneSpec, build_backbone
@@ -33,7 +33,6 @@ from artrec.reporting.console import make_console, result_table
 from artrec.tasks.loggers import open_loggers, publish_results
 
 log = logging.getLogger("artrec")
-EMBEDDINGS_FILE = "embeddings.npz"
 # Settings that change the embeddings; anything else (batch size, workers, trainer) does not.
 FINGERPRINT_KEYS = ("backbone", "ckpt")
 

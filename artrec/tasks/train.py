@@ -17,13 +17,14 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import Logger
 from rich.table import Table
 
-from artrec.callbacks.rec_eval import RecEvalCallback
+from artrec.callbacks.rec_eval import START_DIR, RecEvalCallback
 from artrec.data.dataset import Dataset
 from artrec.data.image_check import check_images
 from artrec.data.source import load_configured_dataset
-from artrec.embeddings import load_embeddings
+from artrec.embeddings import EMBEDDINGS_FILE, load_embeddings
 from artrec.errors import ConfigError
 from artrec.recsys.config import ProtocolConfig
+from artrec.recsys.evaluate import METRICS_FILE
 from artrec.reporting.console import make_console
 from artrec.tasks.loggers import open_loggers, publish_results
 from artrec.tasks.training_data import build_datamodule, rec_inputs
@@ -88,7 +89,7 @@ def _fit(cfg: dict[str, Any], out: Path, loggers: list[Logger]) -> float | None:
     if not trainer.is_global_zero:
         return None
     objective = _report(out, cfg["objective"])
-    table = load_embeddings(out / "embeddings.npz")
+    table = load_embeddings(out / EMBEDDINGS_FILE)
     publish_results(loggers, out, dataset=rec_dataset, table=table, protocol=protocol)
     return objective
 
@@ -109,8 +110,8 @@ def _rec_dataset(cfg: dict[str, Any], dataset: Dataset) -> Dataset:
 
 def _report(out: Path, objective: str) -> float:
     """Print before / after / Random; return the objective from the final metrics.json."""
-    final = json.loads((out / "metrics.json").read_text())
-    start_file = out / "start" / "metrics.json"
+    final = json.loads((out / METRICS_FILE).read_text())
+    start_file = out / START_DIR / METRICS_FILE
     start = json.loads(start_file.read_text()) if start_file.is_file() else None
     table = Table(
         title=f"Recommendation before and after fine-tuning ({out})", title_justify="left"
