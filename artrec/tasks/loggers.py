@@ -11,7 +11,7 @@ from typing import Any
 from pytorch_lightning.loggers import CSVLogger, Logger
 
 from artrec.data.dataset import Dataset
-from artrec.embeddings import EmbeddingTable
+from artrec.embeddings import EMBEDDINGS_FILE, EmbeddingTable, load_embeddings
 from artrec.errors import ConfigError
 from artrec.recsys.config import ProtocolConfig
 from artrec.reporting.wandb_run import ArtrecWandbLogger, wandb_logger
@@ -61,11 +61,15 @@ def publish_results(
     out: Path,
     *,
     dataset: Dataset,
-    table: EmbeddingTable,
     protocol: ProtocolConfig,
+    table: EmbeddingTable | None = None,
 ) -> None:
     """Give the loggers that show more than scalars (W&B: summary, tables, galleries) the
-    results written in ``out`` (metrics.json, per_case.csv), of ``table`` on ``dataset``."""
-    for logger in loggers:
-        if isinstance(logger, ArtrecWandbLogger):
-            logger.log_results(out, dataset, table, protocol)
+    results written in ``out`` (metrics.json, per_case.csv), of ``table`` on ``dataset``.
+
+    ``table`` None: ``out``'s embeddings.npz, read only when such a logger is present."""
+    publishers = [logger for logger in loggers if isinstance(logger, ArtrecWandbLogger)]
+    if publishers and table is None:
+        table = load_embeddings(out / EMBEDDINGS_FILE)
+    for logger in publishers:
+        logger.log_results(out, dataset, table, protocol)

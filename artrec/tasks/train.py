@@ -21,7 +21,6 @@ from artrec.callbacks.rec_eval import START_DIR, RecEvalCallback
 from artrec.data.dataset import Dataset
 from artrec.data.image_check import check_images
 from artrec.data.source import load_configured_dataset
-from artrec.embeddings import EMBEDDINGS_FILE, load_embeddings
 from artrec.errors import ConfigError
 from artrec.recsys.config import ProtocolConfig
 from artrec.recsys.evaluate import METRICS_FILE
@@ -89,8 +88,7 @@ def _fit(cfg: dict[str, Any], out: Path, loggers: list[Logger]) -> float | None:
     if not trainer.is_global_zero:
         return None
     objective = _report(out, cfg["objective"])
-    table = load_embeddings(out / EMBEDDINGS_FILE)
-    publish_results(loggers, out, dataset=rec_dataset, table=table, protocol=protocol)
+    publish_results(loggers, out, dataset=rec_dataset, protocol=protocol)
     return objective
 
 
