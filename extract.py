@@ -13,7 +13,7 @@ from artrec.tasks.entry import run_task
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="extract")
 def main(cfg: DictConfig) -> float | None:
-    return run_task(extract.run, cfg)
+    return run_task(extract.TASK, cfg)
 
 
 if __name__ == "__main__":

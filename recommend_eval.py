@@ -12,7 +12,7 @@ from artrec.tasks.entry import run_task
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="recommend_eval")
 def main(cfg: DictConfig) -> float:
-    return run_task(recommend_eval.run, cfg)
+    return run_task(recommend_eval.TASK, cfg)
 
 
 if __name__ == "__main__":

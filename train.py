@@ -14,7 +14,7 @@ from artrec.tasks.entry import run_task
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    return run_task(train.run, cfg)
+    return run_task(train.TASK, cfg)
 
 
 if __name__ == "__main__":

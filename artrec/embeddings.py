@@ -13,9 +13,9 @@ import numpy as np
 
 from artrec.errors import EmbeddingsError, preview
 from artrec.io import atomic_path
+from artrec.rundir import EMBEDDINGS_FILE
 
 MISSING_POLICIES = ("error", "drop")
-EMBEDDINGS_FILE = "embeddings.npz"  # the name every run directory gives its embedding
 
 
 @dataclass(frozen=True)

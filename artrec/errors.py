@@ -53,6 +53,14 @@ class ComparisonError(ArtrecError):
     """Per-case results to be compared are malformed or do not cover the same test cases."""
 
 
+class RunDirError(ArtrecError):
+    """A run directory belongs to another run, is in use, or cannot be written."""
+
+
+class CheckpointError(ConfigError):
+    """A checkpoint a config key names is missing, truncated, foreign or unsafe to load."""
+
+
 class ReportError(ArtrecError):
     """Run directories to report on are missing, unreadable or break the run directory contract."""
 

@@ -29,6 +29,7 @@ from artrec.recsys.metrics import (
 )
 from artrec.recsys.protocol import Inventory, TestCases, build_timeline
 from artrec.recsys.scoring import plan_batches, ragged, rank_batches, score_batches, unit_vectors
+from artrec.rundir import METRICS_FILE, PER_CASE_FILE
 
 CASE_COLUMNS = ("user_id", "time", "n_candidates", "n_relevant")
 PER_CASE_COLUMNS = (*CASE_COLUMNS, "first_rank", *METRICS)
@@ -39,8 +40,6 @@ TIMELINE_SETTINGS = (
     "ground_truth",
     "missing_embeddings",
 )
-METRICS_FILE = "metrics.json"
-PER_CASE_FILE = "per_case.csv"
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from artrec.errors import ArtrecError, ReportError
 from artrec.recsys.compare import CASE_KEYS
 from artrec.recsys.evaluate import METRICS_FILE, PER_CASE_COLUMNS, PER_CASE_FILE
 from artrec.recsys.metrics import METRICS, random_expectation
-from artrec.tasks.jobs import CONFIG_FILE, RUN_FILE
+from artrec.rundir import CONFIG_FILE, RUN_FILE
 
 MARKERS = (RUN_FILE, METRICS_FILE, CONFIG_FILE)
 STATUSES = ("completed", "failed", "incomplete")

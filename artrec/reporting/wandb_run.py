@@ -24,13 +24,12 @@ import wandb
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
-from artrec.callbacks.rec_eval import START_DIR
 from artrec.data.dataset import Dataset
 from artrec.embeddings import EmbeddingTable
 from artrec.errors import ConfigError
 from artrec.recsys.config import ProtocolConfig
-from artrec.recsys.evaluate import METRICS_FILE, PER_CASE_FILE
 from artrec.reporting.galleries import render_galleries
+from artrec.rundir import METRICS_FILE, PER_CASE_FILE, START_DIR
 
 log = logging.getLogger("artrec")
 DEFAULT_HOST = "https://api.wandb.ai"

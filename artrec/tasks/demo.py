@@ -55,9 +55,9 @@ def main() -> None:
     console.print(summary_table(summarize(load_configured_dataset(dataset_cfg))))
     for name, overrides in SYSTEMS.items():
         console.rule(f"[bold]{name}")
-        run_job(extract.run, _config("extract", [*overrides, f"output_dir={OUT / name}"]))
+        run_job(extract.TASK, _config("extract", [*overrides, f"output_dir={OUT / name}"]))
     console.rule(f"[bold]{FINETUNED}: python train.py")
-    run_job(train.run, _config("train", [f"output_dir={OUT / FINETUNED}"]))
+    run_job(train.TASK, _config("train", [f"output_dir={OUT / FINETUNED}"]))
     console.rule("[bold]Comparison on the demo gallery")
     runs = [OUT / name for name in [*SYSTEMS, FINETUNED]]
     index = write_report(runs, OUT / "report", console=console)

@@ -8,27 +8,26 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+import sys
 from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
-from artrec.errors import ArtrecError, ConfigError
+from artrec.errors import ArtrecError, ConfigError, RunDirError
+from artrec.rundir import ensure_writable
 from artrec.tasks import sweeps
-from artrec.tasks.jobs import JobInfo, describe, run_job, task_name
+from artrec.tasks.jobs import JobInfo, Task, describe, run_job
 
 log = logging.getLogger("artrec")
-# Tasks whose completed run directories are reused, not redone (the run directory
-# contract); recommend_eval reads files that may change, so it always runs again.
-REUSED_TASKS = frozenset({"train", "extract"})
 SPAWNING_STRATEGIES = frozenset({"ddp_spawn", "ddp_fork", "ddp_notebook"})
 
 
-def run_task(task: Callable[[dict[str, Any]], Any], cfg: DictConfig) -> Any:
+def run_task(task: Task, cfg: DictConfig) -> Any:
     """Resolve ``cfg`` (``${hydra:...}`` included) to plain values and run ``task`` as a job.
 
     A single run ends a user error with its message and exit status 1, not a traceback.
@@ -38,6 +37,9 @@ def run_task(task: Callable[[dict[str, Any]], Any], cfg: DictConfig) -> Any:
     job = job_info()
     try:
         result = _run(task, cfg, job)
+    except RunDirError as exc:  # not logged: the job's log file would land in that directory
+        message = str(exc)
+        print(f"Error: {message}", file=sys.stderr)
     except (MissingMandatoryValue, ArtrecError) as exc:
         message = _missing(exc) if isinstance(exc, MissingMandatoryValue) else str(exc)
         log.error("%s", message)
@@ -56,11 +58,11 @@ def run_task(task: Callable[[dict[str, Any]], Any], cfg: DictConfig) -> Any:
     return None
 
 
-def _run(task: Callable[[dict[str, Any]], Any], cfg: DictConfig, job: JobInfo) -> Any:
+def _run(task: Task, cfg: DictConfig, job: JobInfo) -> Any:
     plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     if job.multirun:
         refuse_local_ddp(plain.get("trainer") or {})
-    return run_job(task, plain, job=job, reuse=task_name(task) in REUSED_TASKS)
+    return run_job(task, plain, job=job)
 
 
 def _missing(exc: MissingMandatoryValue) -> str:
@@ -93,3 +95,22 @@ def job_info() -> JobInfo:
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     sweep_dir = Path(hydra_cfg.sweep.dir) if multirun else None
     return JobInfo(overrides, sweep_dir=sweep_dir, output_dir=output_dir)
+
+
+class OutputCheck(Callback):
+    """Before Hydra creates the run (or sweep) directory: one line, exit status 1, when it
+    cannot be written (under a file, read-only), instead of a traceback from deep inside."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _check_writable(Path(str(config.hydra.run.dir)))
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _check_writable(Path(str(config.hydra.sweep.dir)))
+
+
+def _check_writable(out: Path) -> None:
+    try:
+        ensure_writable(out)
+    except ArtrecError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None

@@ -1,33 +1,52 @@
-"""The bookkeeping every run shares: ``config.yaml`` first, ``run.json`` last, skip or resume.
+"""The bookkeeping every run shares: lock, reuse or refuse, move aside, record.
 
-A run directory holding a completed ``run.json`` made with the same settings (the same
-fingerprint) is not run again, so re-running a sweep only runs what is missing; an
-interrupted training run with the same settings resumes from ``checkpoints/last.ckpt``.
+A run directory belongs to one task and one configuration. A run holds the directory's
+lock for its whole life, records ``config.yaml`` and a ``run.json`` with the fingerprint
+of its config and of every input it reads (``Task.inputs``), and:
+
+- reuses a completed run of the same task, config and inputs (and says so);
+- runs again when an input changed, after moving the old results to ``previous/<time>/``;
+- continues an interrupted run of the same settings in place (train resumes from
+  ``checkpoints/last.ckpt``);
+- refuses another task or other settings, unless ``overwrite=true`` (old files moved aside).
+
 Used by the Hydra entry scripts (``entry.run_task``) and by ``make demo`` alike.
 """
 
 from __future__ import annotations
 
 import copy
-import json
+import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
 from math import isfinite
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from artrec.errors import ArtrecError, ConfigError, preview
+from artrec.errors import ArtrecError, RunDirError, preview
+from artrec.faults import fault_point
 from artrec.io import stable_hash, write_json_atomic, write_text_atomic
 from artrec.reporting.console import make_console
+from artrec.rundir import (
+    COMPLETED,
+    CONFIG_FILE,
+    FAILED,
+    LAST_CHECKPOINT,
+    PREVIOUS_DIR,
+    RUN_FILE,
+    RUNNING,
+    RunLock,
+    move_aside,
+    now_iso,
+    read_config,
+    read_run,
+)
 
-CONFIG_FILE = "config.yaml"
-RUN_FILE = "run.json"
-LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"  # train.py's ModelCheckpoint(save_last)
+log = logging.getLogger("artrec")
 # Config keys (dotted) that do not change a run's results: where it is written, how it is
 # labelled, logged or shown, how resuming starts, and pure speed knobs (loader workers,
 # inference batch sizes, cache locations). Everything else is part of the fingerprint.
@@ -38,6 +57,7 @@ FINGERPRINT_IGNORED = (
     "progress",
     "logger",
     "ckpt_path",
+    "overwrite",
     "num_workers",
     "data.num_workers",
     "batch_size",
@@ -45,10 +65,19 @@ FINGERPRINT_IGNORED = (
     "image_cache.dir",
     "dataset.cache_dir",
 )
-# What "skipping ..." says for each task.
-SKIP_WORDS = {"train": "training", "extract": "extraction", "recommend_eval": "evaluation"}
 _ABSENT = object()  # a key only one of two configs has
 RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
+
+
+@dataclass(frozen=True)
+class Task:
+    """What ``run_job`` runs: a name (recorded as the directory's owner), the body, the
+    fingerprints of the inputs it reads, and whether it resumes from ``last.ckpt``."""
+
+    name: str
+    run: Callable[[dict[str, Any]], Any]
+    inputs: Callable[[dict[str, Any]], dict[str, str]] = field(default=lambda cfg: {})
+    resumable: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,44 +93,135 @@ class JobInfo:
         return self.sweep_dir is not None
 
 
-def run_job(
-    task: Callable[[dict[str, Any]], Any],
-    cfg: dict[str, Any],
-    *,
-    job: JobInfo | None = None,
-    reuse: bool = True,
-) -> Any:
-    """Run ``task(cfg)`` in ``cfg['output_dir']`` with the run-directory bookkeeping.
+@dataclass(frozen=True)
+class Plan:
+    """What to do with a run directory: ``fresh``, ``continue``, ``resume`` or ``reuse``;
+    ``aside``: why the old files are moved aside first (None: they stay)."""
 
-    With ``reuse``, a completed run with the same fingerprint is skipped (its objective is
-    returned), one with another fingerprint is refused, and an interrupted training run
-    resumes from its last checkpoint. A failure is recorded in run.json, then re-raised.
-    """
+    action: str
+    aside: str | None = None
+    record: dict[str, Any] | None = None
+
+
+def run_job(task: Task, cfg: dict[str, Any], *, job: JobInfo | None = None) -> Any:
+    """Run ``task`` on ``cfg`` in ``cfg['output_dir']`` with the run-directory rules above.
+    A failure is recorded in run.json, then re-raised. Returns the task's objective."""
     job = job or JobInfo()
     out = Path(cfg["output_dir"])
     cfg = {**cfg, **labels(cfg, out, job)}
-    name = task_name(task)
-    fingerprint = config_fingerprint(cfg)
-    if reuse:
-        done = completed_run(out, cfg, fingerprint)
-        if done is not None:
-            word = SKIP_WORDS.get(name, name)
-            _say(f"skipping {word}: {out} is complete for these settings (run.json).")
-            return done["objective"]
-        cfg = resume_setting(out, cfg, fingerprint)
-    started = now_iso()
+    if not is_writer():  # a non-zero DDP rank follows the run rank 0 set up
+        if task.resumable:
+            cfg = {**cfg, "ckpt_path": (read_config(out) or cfg).get("ckpt_path")}
+        return task.run(cfg)
+    with RunLock(out):
+        inputs = task.inputs(cfg)
+        plan = plan_run(out, task, cfg, inputs)
+        if plan.action == "reuse":
+            _say(f"reusing {out}: a completed {task.name} run of these settings and inputs.")
+            return plan.record["objective"] if plan.record else None
+        if plan.aside:
+            moved = move_aside(out, keep=(f"{task.name}.log",))
+            log.warning("%s: the earlier files of %s are now in %s", plan.aside, out, moved)
+        if plan.action == "resume":
+            _say(
+                f"resuming from {LAST_CHECKPOINT}: {out} holds an interrupted run of these inputs."
+            )
+            cfg = {**cfg, "ckpt_path": "last"}
+        return _record_and_run(task, cfg, out, inputs, job)
+
+
+def _record_and_run(
+    task: Task, cfg: dict[str, Any], out: Path, inputs: dict[str, str], job: JobInfo
+) -> Any:
+    record = {
+        "task": task.name,
+        "config_fingerprint": config_fingerprint(cfg),
+        "inputs": inputs,
+        "run_name": cfg["run_name"],
+        "group": cfg["group"],
+        "overrides": list(job.overrides),
+        "started": now_iso(),
+    }
     clock = time.perf_counter()
-    if is_writer():
-        write_text_atomic(out / CONFIG_FILE, yaml.safe_dump(cfg, sort_keys=False))
-    record = {"task": name, "fingerprint": fingerprint, "run_name": cfg["run_name"]}
-    record |= {"group": cfg["group"], "overrides": list(job.overrides), "started": started}
+    write_text_atomic(out / CONFIG_FILE, yaml.safe_dump(cfg, sort_keys=False))
+    _write_run(out, record, RUNNING, None, clock, None)
+    fault_point("run_started")
     try:
-        result = task(cfg)
+        result = task.run(cfg)
     except Exception as exc:
-        _write_run(out, record, "failed", None, clock, describe(exc))
+        _write_run(out, record, FAILED, None, clock, describe(exc))
         raise
-    _write_run(out, record, "completed", _objective(result), clock, None)
+    _write_run(out, record, COMPLETED, _objective(result), clock, None)
     return result
+
+
+def plan_run(out: Path, task: Task, cfg: dict[str, Any], inputs: dict[str, str]) -> Plan:
+    """Decide what to do with ``out`` (see the module's docstring); raise RunDirError when
+    it belongs to another task or configuration and ``overwrite`` is not set."""
+    record, old_cfg = read_run(out), read_config(out)
+    overwrite = bool(cfg.get("overwrite", False))
+    if record is None and old_cfg is None:
+        foreign = _unrecorded_entries(out)
+        if foreign and not overwrite:
+            raise RunDirError(
+                f"{out} holds files that no artrec run recorded ({preview(foreign)}). "
+                f"{_ways_out(out)}"
+            )
+        return Plan("fresh", aside="overwrite=true" if foreign else None)
+    if overwrite:
+        return Plan("fresh", aside="overwrite=true")
+    owner = (record or {}).get("task")
+    if owner not in (None, task.name):
+        raise RunDirError(
+            f"{out} belongs to an earlier {owner} run{_describe(record)}. {_ways_out(out)}"
+        )
+    old_fingerprint = (record or {}).get("config_fingerprint") or config_fingerprint(old_cfg or {})
+    if old_fingerprint != config_fingerprint(cfg):
+        raise RunDirError(
+            f"{out} belongs to an earlier {task.name} run with other settings"
+            f"{_changes(old_cfg, cfg)}. "
+            f"{_ways_out(out)}"
+        )
+    changed = changed_inputs((record or {}).get("inputs"), inputs)
+    if changed:
+        return Plan("fresh", aside=f"inputs changed since the last run ({changed})")
+    if record is not None and record.get("status") == COMPLETED:
+        return Plan("reuse", record=record)
+    if task.resumable and not cfg.get("ckpt_path") and (out / LAST_CHECKPOINT).is_file():
+        return Plan("resume")
+    return Plan("continue")
+
+
+def changed_inputs(old: dict[str, str] | None, new: dict[str, str]) -> str:
+    """Which inputs differ between two runs' fingerprints ("" when none)."""
+    if old is None:
+        return "the earlier run did not record its inputs"
+    names = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    return ", ".join(names)
+
+
+def _unrecorded_entries(out: Path) -> list[str]:
+    """Entries of ``out`` that are not artrec's bookkeeping, logs or hidden files."""
+    if not out.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in out.iterdir()
+        if not p.name.startswith(".") and p.name != PREVIOUS_DIR and p.suffix != ".log"
+    )
+
+
+def _ways_out(out: Path) -> str:
+    return (
+        "Write elsewhere (hydra.run.dir=DIR, or hydra.sweep.dir=DIR / group=NAME for a sweep), "
+        f"or add overwrite=true to move its files to {out / PREVIOUS_DIR}/<time>/ first."
+    )
+
+
+def _describe(record: dict[str, Any] | None) -> str:
+    if not record:
+        return ""
+    return f" ({record.get('status', '?')}, started {record.get('started', '?')})"
 
 
 def labels(cfg: dict[str, Any], out: Path, job: JobInfo) -> dict[str, Any]:
@@ -114,58 +234,6 @@ def labels(cfg: dict[str, Any], out: Path, job: JobInfo) -> dict[str, Any]:
 def config_fingerprint(cfg: dict[str, Any]) -> str:
     """A hash of the resolved config without the keys in FINGERPRINT_IGNORED."""
     return stable_hash(_comparable(cfg))
-
-
-def completed_run(out: Path, cfg: dict[str, Any], fingerprint: str) -> dict[str, Any] | None:
-    """The completed run.json in ``out`` when it has these settings; refuse other settings."""
-    record = read_run(out)
-    if record is None or record.get("status") != "completed":
-        return None
-    if record.get("fingerprint") == fingerprint:
-        return record
-    raise ConfigError(
-        f"{out} holds a completed run with other settings{_changes(out, cfg)}. To run these "
-        "settings, write them elsewhere (hydra.run.dir=DIR, or hydra.sweep.dir=DIR / "
-        f"group=NAME for a sweep), or delete {out} to replace that run."
-    )
-
-
-def resume_setting(out: Path, cfg: dict[str, Any], fingerprint: str) -> dict[str, Any]:
-    """``cfg`` with ``ckpt_path=last`` when ``out`` holds an interrupted training run with
-    the same settings; a checkpoint of other settings is refused rather than mixed in."""
-    if "ckpt_path" not in cfg or cfg["ckpt_path"] or not (out / LAST_CHECKPOINT).is_file():
-        return cfg
-    old = read_config(out)
-    if old is not None and config_fingerprint(old) == fingerprint:
-        _say(f"resuming from {LAST_CHECKPOINT}: {out} holds an interrupted run of these settings.")
-        return {**cfg, "ckpt_path": "last"}
-    raise ConfigError(
-        f"{out} holds an interrupted run with other settings{_changes(out, cfg)} and its "
-        f"checkpoint {LAST_CHECKPOINT}. Continue it with these settings (ckpt_path=last), "
-        f"write them elsewhere (hydra.run.dir=DIR), or delete {out}."
-    )
-
-
-def read_run(out: Path) -> dict[str, Any] | None:
-    """``out``'s run.json, or None when there is none (or it cannot be read)."""
-    try:
-        return json.loads((out / RUN_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def read_config(out: Path) -> dict[str, Any] | None:
-    """``out``'s config.yaml, or None when there is none (or it cannot be read)."""
-    try:
-        loaded = yaml.safe_load((out / CONFIG_FILE).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return None
-    return loaded if isinstance(loaded, dict) else None
-
-
-def task_name(task: Callable[..., Any]) -> str:
-    """``artrec.tasks.train.run`` -> ``train``."""
-    return task.__module__.rsplit(".", 1)[-1]
 
 
 def describe(exc: BaseException) -> str:
@@ -181,25 +249,11 @@ def is_writer() -> bool:
 def _write_run(
     out: Path, record: dict[str, Any], status: str, objective: Any, clock: float, error: Any
 ) -> None:
-    if not is_writer():
-        return
     seconds = round(time.perf_counter() - clock, 3)
-    write_json_atomic(
-        out / RUN_FILE,
-        {
-            "status": status,
-            "task": record["task"],
-            "objective": objective,
-            "fingerprint": record["fingerprint"],
-            "run_name": record["run_name"],
-            "group": record["group"],
-            "overrides": record["overrides"],
-            "started": record["started"],
-            "finished": now_iso(),
-            "seconds": seconds,
-            "error": error,
-        },
-    )
+    payload = {"status": status, **record, "objective": objective}
+    payload |= {"finished": None if status == RUNNING else now_iso()}
+    payload |= {"seconds": seconds, "error": error}
+    write_json_atomic(out / RUN_FILE, payload)
 
 
 def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -214,12 +268,11 @@ def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def _changes(out: Path, cfg: dict[str, Any]) -> str:
+def _changes(old_cfg: dict[str, Any] | None, cfg: dict[str, Any]) -> str:
     """`` (changed: ['a.b', 'c'])`` against the directory's config.yaml."""
-    old = read_config(out)
-    if old is None:
+    if old_cfg is None:
         return f" (its {CONFIG_FILE} is missing or unreadable)"
-    old_flat, new_flat = _flatten(_comparable(old)), _flatten(_comparable(cfg))
+    old_flat, new_flat = _flatten(_comparable(old_cfg)), _flatten(_comparable(cfg))
     keys = old_flat.keys() | new_flat.keys()
     changed = sorted(k for k in keys if old_flat.get(k, _ABSENT) != new_flat.get(k, _ABSENT))
     return f" (changed: {preview(changed)})" if changed else ""
@@ -243,8 +296,3 @@ def _objective(result: Any) -> float | None:
 
 def _say(message: str) -> None:
     make_console().print(message, markup=False, highlight=False)
-
-
-def now_iso() -> str:
-    """The time now, UTC, ISO 8601 to the second (run.json's timestamps)."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")

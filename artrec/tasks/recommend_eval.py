@@ -10,12 +10,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from artrec.data.fingerprint import dataset_inputs
 from artrec.data.source import load_configured_dataset
 from artrec.embeddings import find_embedding_files, load_embeddings
+from artrec.faults import fault_point
 from artrec.recsys.compare import compare_systems, write_comparison
 from artrec.recsys.config import ProtocolConfig
 from artrec.recsys.evaluate import EvalResult, evaluate, write_result
 from artrec.reporting.console import comparison_table, make_console, result_table
+from artrec.rundir import file_digest
+from artrec.tasks.jobs import Task
+
+
+def inputs(cfg: dict[str, Any]) -> dict[str, str]:
+    """What an evaluation reads: the dataset's CSV files and every embeddings file."""
+    dataset = load_configured_dataset(cfg["dataset"], require_purchases=True)
+    found = dataset_inputs(dataset, images=False)
+    for name, path in find_embedding_files(cfg["embeddings"]).items():
+        found[f"embeddings/{name}"] = file_digest(path)
+    return found
 
 
 def run(cfg: dict[str, Any]) -> float:
@@ -32,6 +45,7 @@ def run(cfg: dict[str, Any]) -> float:
             dataset, load_embeddings(path), protocol, progress=cfg.get("progress", True)
         )
         target = out if len(files) == 1 else out / "systems" / name
+        fault_point("evaluated")
         write_result(result, target, embeddings_label=str(path), dataset_label=str(dataset.root))
         if len(files) == 1:
             console.print(result_table(result, title=f"{name}  ({path})"))
@@ -57,3 +71,6 @@ def _compare(results: dict[str, EvalResult], settings: dict[str, Any], out: Path
     console.print(
         comparison_table(comparison, title=f"{len(results)} systems on the same test cases")
     )
+
+
+TASK = Task("recommend_eval", run, inputs)

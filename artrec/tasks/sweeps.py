@@ -25,15 +25,8 @@ from rich.table import Table
 
 from artrec.io import stable_hash, write_json_atomic, write_text_atomic
 from artrec.reporting.console import make_console
-from artrec.tasks.jobs import (
-    CONFIG_FILE,
-    FINGERPRINT_IGNORED,
-    RUN_FILE,
-    JobInfo,
-    is_writer,
-    now_iso,
-    read_run,
-)
+from artrec.rundir import CONFIG_FILE, RUN_FILE, now_iso, read_run
+from artrec.tasks.jobs import FINGERPRINT_IGNORED, JobInfo, is_writer
 
 log = logging.getLogger("artrec")
 SUMMARY_FILE = "sweep.csv"

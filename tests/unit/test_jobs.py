@@ -1,10 +1,12 @@
-"""run_job's bookkeeping (config.yaml, run.json, skip, refuse, resume, labels) with a
-trivial task, and the sweep helpers: directory names and the sweep.csv summary."""
+"""run_job's run-directory rules (record, reuse, move aside, refuse, resume, lock, labels)
+with a trivial task, and the sweep helpers: directory names and the sweep.csv summary."""
 
 from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict
 
-from artrec.errors import ConfigError
+from artrec.errors import ConfigError, RunDirError
 from artrec.io import stable_hash
 from artrec.tasks import entry, jobs, sweeps
 from artrec.tasks.jobs import JobInfo, config_fingerprint, run_job
@@ -22,14 +24,20 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class Task:
-    """Records the configs it was called with; returns ``value`` or raises ``error``."""
+    """A training-like task (name "train", resumable) that records the configs it was
+    called with and returns ``value`` or raises ``error``; ``read`` is what it reads."""
 
-    __module__ = "artrec.tasks.train"  # task_name -> "train"
+    name = "train"
+    resumable = True
 
-    def __init__(self, value=0.25, error=None):
+    def __init__(self, value=0.25, error=None, read=None):
         self.value, self.error, self.calls = value, error, []
+        self.read = dict(read or {"dataset/items.csv": "v1"})
 
-    def __call__(self, cfg):
+    def inputs(self, cfg):
+        return dict(self.read)
+
+    def run(self, cfg):
         self.calls.append(cfg)
         if self.error is not None:
             raise self.error
@@ -47,12 +55,17 @@ def config(out: Path, **changes):
         "ckpt_path": None,
         "progress": True,
         "logger": {"name": "csv"},
+        "overwrite": False,
     }
     return {**cfg, **changes}
 
 
 def run_record(out: Path):
     return json.loads((out / "run.json").read_text())
+
+
+def files(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
 
 
 @pytest.fixture(autouse=True)
@@ -72,21 +85,33 @@ def test_writes_config_then_run_json(tmp_path):
     assert list(record) == [
         "status",
         "task",
-        "objective",
-        "fingerprint",
+        "config_fingerprint",
+        "inputs",
         "run_name",
         "group",
         "overrides",
         "started",
+        "objective",
         "finished",
         "seconds",
         "error",
     ]
     assert record["status"] == "completed" and record["task"] == "train"
     assert record["objective"] == 0.5 and record["error"] is None
-    assert record["fingerprint"] == config_fingerprint(seen)
+    assert record["config_fingerprint"] == config_fingerprint(seen)
+    assert record["inputs"] == {"dataset/items.csv": "v1"}
     assert record["overrides"] == ["seed=0"] and record["run_name"] == "run"
     assert record["started"] <= record["finished"] and record["seconds"] >= 0
+    assert not (out / ".lock").exists()  # released with the run
+
+
+def test_the_record_says_running_while_the_task_runs(tmp_path):
+    out = tmp_path / "run"
+    seen = []
+    task = Task()
+    task.run = lambda cfg: seen.append((run_record(out)["status"], (out / ".lock").is_file()))
+    run_job(task, config(out))
+    assert seen == [("running", True)]
 
 
 def test_sweep_labels_and_explicit_ones(tmp_path):
@@ -105,38 +130,78 @@ def test_fingerprint_ignores_only_the_listed_keys(tmp_path):
     expected["data"] = {"batch_size": 8}  # data.num_workers dropped, data.batch_size kept
     assert config_fingerprint(cfg) == stable_hash(expected)
     same = config(tmp_path / "x", progress=False, run_name="r", data={"batch_size": 8})
-    assert config_fingerprint(same) == config_fingerprint(cfg)
+    assert config_fingerprint({**same, "overwrite": True}) == config_fingerprint(cfg)
     assert config_fingerprint(config(tmp_path, seed=1)) != config_fingerprint(cfg)
     assert config_fingerprint(config(tmp_path, data={"batch_size": 9})) != config_fingerprint(cfg)
 
 
-def test_completed_run_is_skipped_untouched(tmp_path, capsys):
+def test_completed_run_with_the_same_inputs_is_reused_untouched(tmp_path, capsys):
     out = tmp_path / "run"
-    first = Task(value=0.125)
-    run_job(first, config(out))
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    run_job(Task(value=0.125), config(out))
+    before = files(out)
     again = Task(value=0.9)
     # only keys that do not change results differ: still the same run
     changed = config(out, progress=False, data={"batch_size": 8, "num_workers": 0})
     assert run_job(again, changed) == 0.125
     assert again.calls == []
-    assert "skipping training" in capsys.readouterr().out
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert f"reusing {out}: a completed train run" in capsys.readouterr().out
+    assert files(out) == before
 
 
-def test_completed_run_with_other_settings_is_refused(tmp_path):
+def test_changed_input_moves_the_old_result_aside_and_runs_again(tmp_path, caplog):
+    out = tmp_path / "run"
+    run_job(Task(value=0.125), config(out))
+    (out / "metrics.json").write_text("old result")
+    old = files(out)
+    again = Task(value=0.5, read={"dataset/items.csv": "v2"})
+    assert run_job(again, config(out)) == 0.5 and len(again.calls) == 1
+    assert "inputs changed since the last run (dataset/items.csv)" in caplog.text
+    (moved,) = (out / "previous").iterdir()
+    assert files(moved) == old  # nothing lost
+    assert not (out / "metrics.json").exists()
+    assert run_record(out)["inputs"] == {"dataset/items.csv": "v2"}
+
+
+def test_other_settings_or_another_task_are_refused_before_anything_is_written(tmp_path):
     out = tmp_path / "run"
     run_job(Task(), config(out))
+    before = files(out)
     task = Task()
-    with pytest.raises(ConfigError) as refused:
+    with pytest.raises(RunDirError) as refused:
         run_job(task, config(out, optim={"lr": 1e-3}))
     message = str(refused.value)
     assert str(out) in message and "changed: ['optim.lr']" in message
-    assert "hydra.run.dir=DIR" in message and f"delete {out}" in message
-    assert task.calls == [] and run_record(out)["status"] == "completed"
-    # without reuse (recommend_eval) the directory is simply written again
-    run_job(task, config(out, optim={"lr": 1e-3}), reuse=False)
-    assert len(task.calls) == 1
+    assert "hydra.run.dir=DIR" in message and "overwrite=true" in message
+    other = Task()
+    other.name = "recommend_eval"
+    with pytest.raises(RunDirError, match=r"belongs to an earlier train run \(completed"):
+        run_job(other, config(out))
+    assert task.calls == other.calls == [] and files(out) == before
+
+
+def test_overwrite_moves_the_old_files_aside_first(tmp_path):
+    out = tmp_path / "run"
+    run_job(Task(value=0.125), config(out))
+    old = files(out)
+    other = Task(value=0.5)
+    other.name = "recommend_eval"
+    assert run_job(other, config(out, overwrite=True, seed=3)) == 0.5
+    (moved,) = (out / "previous").iterdir()
+    assert files(moved) == old
+    assert run_record(out)["task"] == "recommend_eval"
+
+
+def test_files_no_run_recorded_are_not_written_over(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    with pytest.raises(
+        RunDirError, match=r"holds files that no artrec run recorded \(\['notes.txt'\]\)"
+    ):
+        run_job(Task(), config(out))
+    (out / "train.log").write_text("a log")  # logs and hidden files do not count
+    run_job(Task(), config(out, overwrite=True))
+    assert (out / "previous").is_dir() and not (out / "notes.txt").exists()
 
 
 @pytest.mark.parametrize(
@@ -154,23 +219,25 @@ def test_failure_is_recorded_then_raised_and_retried(tmp_path, error, recorded):
     assert (record["status"], record["error"], record["objective"]) == ("failed", recorded, None)
     assert (out / "config.yaml").is_file()
     retry = Task(value=0.75)
-    assert run_job(retry, config(out)) == 0.75  # a failed run is run again
+    assert run_job(retry, config(out)) == 0.75  # a failed run is run again, in place
     assert run_record(out)["status"] == "completed" and run_record(out)["error"] is None
+    assert not (out / "previous").exists()
 
 
-def interrupted(out: Path, cfg: dict, *, failed: bool = False) -> None:
+def interrupted(out: Path, cfg: dict, *, status: str = "running") -> None:
     """``out`` as a killed (or failed) training run of ``cfg`` leaves it."""
     (out / "checkpoints").mkdir(parents=True)
     (out / "checkpoints/last.ckpt").write_bytes(b"ckpt")
-    (out / "config.yaml").write_text(yaml.safe_dump({**cfg, "run_name": out.name}))
-    if failed:
-        (out / "run.json").write_text(json.dumps({"status": "failed"}))
+    cfg = {**cfg, "run_name": out.name}
+    (out / "config.yaml").write_text(yaml.safe_dump(cfg))
+    record = {"status": status, "task": "train", "config_fingerprint": config_fingerprint(cfg)}
+    (out / "run.json").write_text(json.dumps({**record, "inputs": {"dataset/items.csv": "v1"}}))
 
 
-@pytest.mark.parametrize("failed", [False, True])
-def test_interrupted_run_resumes_from_last_checkpoint(tmp_path, capsys, failed):
+@pytest.mark.parametrize("status", ["running", "failed"])
+def test_interrupted_run_resumes_from_last_checkpoint(tmp_path, capsys, status):
     out = tmp_path / "run"
-    interrupted(out, config(out, progress=False), failed=failed)
+    interrupted(out, config(out, progress=False), status=status)
     task = Task()
     run_job(task, config(out))
     assert task.calls[0]["ckpt_path"] == "last"
@@ -184,25 +251,48 @@ def test_resume_decisions_that_do_not_resume(tmp_path):
     task = Task()
     run_job(task, config(out, ckpt_path="/elsewhere/x.ckpt"))  # the user's choice wins
     assert task.calls[-1]["ckpt_path"] == "/elsewhere/x.ckpt"
-    extract_cfg = {k: v for k, v in config(tmp_path / "e").items() if k != "ckpt_path"}
-    interrupted(tmp_path / "e", extract_cfg)
-    run_job(task, extract_cfg)  # no ckpt_path key: not a training run, nothing to resume
-    assert "ckpt_path" not in task.calls[-1]
-    fresh = tmp_path / "fresh"
-    run_job(task, config(fresh))
+    task.resumable = False  # extract, recommend_eval: nothing to resume
+    interrupted(tmp_path / "e", config(tmp_path / "e"))
+    run_job(task, config(tmp_path / "e"))
     assert task.calls[-1]["ckpt_path"] is None
+    # the inputs changed: the checkpoint was made from other data, so it is moved aside
+    task.resumable, task.read = True, {"dataset/items.csv": "v2"}
+    changed = tmp_path / "changed"
+    interrupted(changed, config(changed))
+    run_job(task, config(changed))
+    assert task.calls[-1]["ckpt_path"] is None and not (changed / "checkpoints").exists()
 
 
 def test_checkpoint_of_other_settings_is_refused(tmp_path):
     out = tmp_path / "run"
     interrupted(out, config(out, seed=1))
-    with pytest.raises(
-        ConfigError, match=r"interrupted run with other settings \(changed: \['seed'\]\)"
-    ):
-        run_job(Task(), config(out))
+    with pytest.raises(RunDirError, match=r"other settings \(changed: \['seed'\]\)"):
+        run_job(Task(), config(out, ckpt_path="last"))
+
+
+def test_a_second_writer_is_refused_with_the_holder(tmp_path):
+    out = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(out)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout.readline().strip() == "locked"
     task = Task()
-    run_job(task, config(out, ckpt_path="last"))  # continuing it with these settings is allowed
-    assert task.calls[0]["ckpt_path"] == "last"
+    with pytest.raises(RunDirError, match=rf"in use by another run \(pid={holder.pid} host="):
+        run_job(task, config(out))
+    holder.stdin = None
+    holder.kill()
+    holder.wait()
+    assert task.calls == []
+
+
+LOCK_HOLDER = """
+import sys, time
+from pathlib import Path
+from artrec.rundir import RunLock
+with RunLock(Path(sys.argv[1])):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
 
 
 def test_non_zero_rank_writes_nothing(tmp_path, monkeypatch):
@@ -254,11 +344,11 @@ def test_sweep_summary(tmp_path):
     (tmp_path / "a=3/config.yaml").write_text("seed: 0\n")
     (tmp_path / "not_a_job").mkdir()
     # a=4 failed before it could run (no run.json); a=1 completed, later refused
-    for name, error in (("a=4", "missing config value"), ("a=1", "holds a completed run")):
+    for name, error in (("a=4", "missing config value"), ("a=1", "belongs to an earlier run")):
         sweeps.record_failure(JobInfo(sweep_dir=tmp_path, output_dir=tmp_path / name), error)
     rows = sweeps.sweep_rows(tmp_path)
     assert [(r.job, r.status, r.objective, r.error) for r in rows] == [
-        ("a=1", "failed", None, "holds a completed run"),
+        ("a=1", "failed", None, "belongs to an earlier run"),
         ("a=2", "failed", None, "bad value"),
         ("a=3", "incomplete", None, None),
         ("a=4", "failed", None, "missing config value"),
@@ -299,7 +389,7 @@ def test_run_task_in_a_sweep_records_failures_and_goes_on(tmp_path):
     assert not (tmp_path / ".failures/job.json").exists()
     # other settings now: refused, the completed run.json kept, the failure recorded
     assert entry.run_task(Task(), hydra_job(tmp_path, "seed=7")) is None
-    assert "holds a completed run with other settings (changed: ['seed'])" in failure(tmp_path)
+    assert "earlier train run with other settings (changed: ['seed'])" in failure(tmp_path)
     assert run_record(tmp_path / "job")["objective"] == 0.5
     other = tmp_path / "other"
     assert entry.run_task(Task(error=RuntimeError("bug")), hydra_job(other)) is None
