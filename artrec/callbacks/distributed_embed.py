@@ -40,7 +40,11 @@ def embed_shard(
     was_training = module.training
     module.eval()
     rows, vectors = [], []
-    for x, row, ok in DataLoader(shard, batch_size=batch_size, num_workers=num_workers):
+    # its own generator: evaluation never draws from (or moves) the training random state
+    loader = DataLoader(
+        shard, batch_size=batch_size, num_workers=num_workers, generator=torch.Generator()
+    )
+    for x, row, ok in loader:
         out = fn(module, x[ok].to(module.device)).float().cpu()
         rows.append(row[ok].numpy())
         vectors.append(out.numpy())

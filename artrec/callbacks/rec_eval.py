@@ -24,12 +24,13 @@ from artrec.callbacks.distributed_embed import (
     start_embedding,
 )
 from artrec.data.dataset import Dataset
-from artrec.embeddings import EMBEDDINGS_FILE, EmbeddingTable, save_embeddings
+from artrec.embeddings import EmbeddingTable, save_embeddings
+from artrec.faults import fault_point
 from artrec.recsys.config import ProtocolConfig
-from artrec.recsys.evaluate import METRICS_FILE, EvalResult, evaluate, write_result
+from artrec.recsys.evaluate import EvalResult, evaluate, write_result
+from artrec.rundir import EMBEDDINGS_FILE, METRICS_FILE, START_DIR
 
 START, FINAL, EPOCH = "rec_start", "rec", "rec_epoch"
-START_DIR = "start"  # the starting embedding's results, inside the run directory
 
 
 class RecEvalCallback(pl.Callback):
@@ -81,10 +82,13 @@ class RecEvalCallback(pl.Callback):
             rank=trainer.global_rank,
             world_size=trainer.world_size,
             batch_size=self.batch_size,
+            num_workers=self.num_workers,
         )
         gathered = gather_on_rank_zero(rows, vectors)
         if gathered is not None:
+            fault_point(f"{prefix}_embedded")
             result = self._evaluate(*gathered, prefix=prefix, target=target)
+            fault_point(f"{prefix}_written")
             metrics = {f"{prefix}/{name}": value for name, value in result.metrics.items()}
             for logger in trainer.loggers:
                 logger.log_metrics(metrics, step=trainer.global_step)

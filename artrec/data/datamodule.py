@@ -14,6 +14,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
+from artrec.data.epoch_sampler import EpochSampler
 from artrec.data.images import ItemImages
 from artrec.errors import DatasetError
 
@@ -65,7 +66,8 @@ class ArtDataModule(pl.LightningDataModule):
                 )
         self.image_paths, self.transforms = image_paths, transforms or {}
         self.features = features
-        self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
+        self.batch_size, self.num_workers = batch_size, num_workers
+        self.sampler = EpochSampler(len(self.rows["train"]), seed)
 
     def _dataset(self, split: str) -> Dataset:
         if self.features is not None:
@@ -74,23 +76,25 @@ class ArtDataModule(pl.LightningDataModule):
         images = ItemImages(self.image_paths, transform, on_error="fail")
         return Subset(LabelledImages(images, self.targets), self.rows[split])
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed)
+    def _loader(self, split: str) -> DataLoader:
+        """Training batches in the epoch's order (``EpochSampler``); the other splits in
+        row order, with a private generator that never moves the global random state."""
+        training = split == "train"
         return DataLoader(
             self._dataset(split),
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            sampler=self.sampler if training else None,
             num_workers=self.num_workers,
-            generator=generator,
+            worker_init_fn=self.sampler.seed_worker if training and self.num_workers else None,
+            generator=torch.Generator(),
             pin_memory=torch.cuda.is_available(),
-            persistent_workers=self.num_workers > 0,
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        return self._loader("train")
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
+        return self._loader("val")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        return self._loader("test")

@@ -30,7 +30,10 @@ def compute_features(
     """``[N, F]`` float32 features of every image (zeros where unreadable) and the ok mask."""
     encoder.eval()
     device = next(encoder.parameters()).device
-    loader = DataLoader(images, batch_size=batch_size, num_workers=num_workers)
+    # its own generator: computing features never moves the global (training) random state
+    loader = DataLoader(
+        images, batch_size=batch_size, num_workers=num_workers, generator=torch.Generator()
+    )
     batches = track(loader, description="Backbone features") if progress else loader
     features: torch.Tensor | None = None
     ok_all = torch.zeros(len(images), dtype=torch.bool)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import pickle
 from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -21,6 +20,7 @@ from torch import nn
 
 from artrec.errors import ConfigError, preview
 from artrec.models.backbone import BackboneSpec, build_backbone
+from artrec.models.checkpoints import read_checkpoint
 from artrec.models.heads import SharedLayer, TaskHeads
 from artrec.models.tasks import TaskSpec, total_loss
 from artrec.models.tuning import apply_tuning, require_trainable, settle_backbone
@@ -208,21 +208,8 @@ def _stage_metrics(specs: Sequence[TaskSpec]) -> nn.ModuleDict:
 
 
 def _read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], Mapping]:
-    """The state dict and hyperparameters of a Lightning checkpoint, read safely.
-
-    ``weights_only=True`` works because ArtRecModule saves only plain hyperparameters.
-    """
-    if not path.is_file():
-        raise ConfigError(f"init checkpoint {path}: no such file.")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, OSError) as err:
-        raise ConfigError(
-            f"init checkpoint {path} cannot be read safely ({type(err).__name__}: {err}); "
-            f"it must be a checkpoint written by artrec's train.py."
-        ) from err
-    if not isinstance(checkpoint, Mapping) or not isinstance(checkpoint.get("state_dict"), Mapping):
-        raise ConfigError(f"init checkpoint {path} has no state_dict: not a Lightning checkpoint.")
+    """The state dict and hyperparameters of a train.py checkpoint, read safely."""
+    checkpoint = read_checkpoint(path, what="init checkpoint")
     return dict(checkpoint["state_dict"]), checkpoint.get("hyper_parameters") or {}
 
 

@@ -19,22 +19,35 @@ from torch import nn
 
 import artrec
 from artrec.data.dataset import Dataset
+from artrec.data.fingerprint import dataset_inputs
 from artrec.data.images import ItemImages
 from artrec.data.source import load_configured_dataset
 from artrec.embeddings import EMBEDDINGS_FILE, EmbeddingTable, load_embeddings, save_embeddings
 from artrec.errors import ArtrecError, ConfigError
+from artrec.faults import fault_point
 from artrec.io import cache_root, stable_hash
 from artrec.models.backbone import BackboneSpec, build_backbone
+from artrec.models.checkpoints import read_checkpoint
 from artrec.models.color_histogram import ColorHistogramTransform
 from artrec.models.embedder import embed_images
 from artrec.recsys.config import ProtocolConfig
 from artrec.recsys.evaluate import evaluate, write_result
 from artrec.reporting.console import make_console, result_table
+from artrec.rundir import file_input
+from artrec.tasks.jobs import Task
 from artrec.tasks.loggers import open_loggers, publish_results
 
 log = logging.getLogger("artrec")
 # Settings that change the embeddings; anything else (batch size, workers, trainer) does not.
 FINGERPRINT_KEYS = ("backbone", "ckpt")
+
+
+def inputs(cfg: dict[str, Any]) -> dict[str, str]:
+    """What an extraction reads: the dataset's files and images, and the checkpoint."""
+    found = dataset_inputs(load_configured_dataset(cfg["dataset"]), images=True)
+    if cfg.get("ckpt"):
+        found["ckpt"] = file_input(cfg["ckpt"])
+    return found
 
 
 def run(cfg: dict[str, Any]) -> float | None:
@@ -48,18 +61,20 @@ def _run(cfg: dict[str, Any], out: Path, loggers: list[Logger]) -> float | None:
     console = make_console()
     dataset = load_configured_dataset(cfg["dataset"])
     target = out / EMBEDDINGS_FILE
-    fingerprint = _fingerprint(cfg, dataset)
+    fingerprint = stable_hash({key: cfg.get(key) for key in FINGERPRINT_KEYS}, inputs(cfg))
     table = _reusable(target, fingerprint)
     if table is not None:
-        console.print(f"{target} is complete for these settings; skipping extraction.")
+        console.print(f"{target} is complete for these settings and inputs; not extracting again.")
     else:
         table = _extract(dataset, cfg, fingerprint, console)
         if table is None:  # a non-zero DDP rank: rank 0 writes and evaluates
             return None
+        fault_point("extract_embedded")
         save_embeddings(table, target)
         console.print(f"Embeddings of {len(table)} items ({table.dim}-d) written to {target}")
     if not cfg.get("evaluate", True) or dataset.purchases.empty:
         return None
+    fault_point("extract_saved")
     protocol = ProtocolConfig.from_dict(cfg["protocol"])
     result = evaluate(dataset, table, protocol, progress=cfg.get("progress", True))
     write_result(result, out, embeddings_label=str(target), dataset_label=str(dataset.root))
@@ -68,14 +83,8 @@ def _run(cfg: dict[str, Any], out: Path, loggers: list[Logger]) -> float | None:
     return result.metrics[f"recall@{protocol.k}"]
 
 
-def _fingerprint(cfg: dict[str, Any], dataset: Dataset) -> str:
-    settings = {key: cfg.get(key) for key in FINGERPRINT_KEYS}
-    settings["dataset"] = str(dataset.root)
-    settings["n_items"] = len(dataset.items)
-    return stable_hash(settings)
-
-
 def _reusable(target: Path, fingerprint: str) -> EmbeddingTable | None:
+    """The embeddings an interrupted run of these settings and inputs already wrote."""
     if not target.is_file():
         return None
     try:
@@ -101,16 +110,15 @@ def _fine_tuned(ckpt: Path) -> tuple[nn.Module, Any, dict[str, Any]]:
     """A train.py checkpoint: its own backbone, and the shared layer as the embedding."""
     from artrec.models.module import ArtRecModule
 
-    if not ckpt.is_file():
-        raise ConfigError(f"ckpt={ckpt}: checkpoint not found.")
-    module = ArtRecModule.load_from_checkpoint(ckpt, map_location="cpu").eval()
+    read_checkpoint(ckpt, what="ckpt=")  # one-line errors for missing, truncated, unsafe files
+    module = ArtRecModule.load_from_checkpoint(ckpt, map_location="cpu", weights_only=True)
     meta = {
         **module.backbone.meta(),
         "weights_source": f"checkpoint:{ckpt}",
         "feature": "shared layer",
         "feature_dim": module.shared_dim,
     }
-    return module, module.backbone.transform(training=False), meta
+    return module.eval(), module.backbone.transform(training=False), meta
 
 
 def _extract(
@@ -170,3 +178,6 @@ def _extract(
 
 def _cache_dir(cache: dict[str, Any]) -> Path:
     return Path(cache["dir"]) if cache.get("dir") else cache_root() / "images"
+
+
+TASK = Task("extract", run, inputs)

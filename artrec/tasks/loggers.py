@@ -3,12 +3,16 @@ opened and closed around a train or extract run, and given its results at the en
 
 from __future__ import annotations
 
+import csv
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from pytorch_lightning.loggers import CSVLogger, Logger
+from pytorch_lightning.loggers.csv_logs import ExperimentWriter
+from pytorch_lightning.loggers.logger import rank_zero_experiment
 
 from artrec.data.dataset import Dataset
 from artrec.embeddings import EMBEDDINGS_FILE, EmbeddingTable, load_embeddings
@@ -17,8 +21,30 @@ from artrec.recsys.config import ProtocolConfig
 from artrec.reporting.wandb_run import ArtrecWandbLogger, wandb_logger
 
 
+class _KeepingWriter(ExperimentWriter):
+    """Lightning's CSV writer, but rows already in ``metrics.csv`` (an interrupted attempt's,
+    before a resume) are kept and the new ones appended, instead of deleting the file."""
+
+    def _check_log_dir_exists(self) -> None:
+        if os.path.isfile(self.metrics_file_path):
+            with open(self.metrics_file_path, newline="", encoding="utf-8") as handle:
+                self.metrics_keys = sorted(next(csv.reader(handle), []))
+
+
+class KeepingCSVLogger(CSVLogger):
+    """``logs/metrics.csv`` that survives a resume: every attempt's rows, in order."""
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is None:  # Lightning's own property, with the keeping writer
+            os.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _KeepingWriter(log_dir=self.log_dir)
+        return self._experiment
+
+
 def _csv(cfg: dict[str, Any], out: Path, task: str) -> list[Logger]:
-    return [CSVLogger(save_dir=out, name="logs", version="")]
+    return [KeepingCSVLogger(save_dir=out, name="logs", version="")]
 
 
 def _wandb(cfg: dict[str, Any], out: Path, task: str) -> list[Logger]:

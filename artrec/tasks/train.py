@@ -17,18 +17,39 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import Logger
 from rich.table import Table
 
-from artrec.callbacks.rec_eval import START_DIR, RecEvalCallback
+from artrec.callbacks.rec_eval import RecEvalCallback
+from artrec.callbacks.reproducible import ReproducibleEpochs
 from artrec.data.dataset import Dataset
+from artrec.data.fingerprint import dataset_inputs
 from artrec.data.image_check import check_images
 from artrec.data.source import load_configured_dataset
 from artrec.errors import ConfigError
+from artrec.models.checkpoints import read_checkpoint
 from artrec.recsys.config import ProtocolConfig
-from artrec.recsys.evaluate import METRICS_FILE
 from artrec.reporting.console import make_console
+from artrec.rundir import CHECKPOINTS_DIR, LAST_CHECKPOINT, METRICS_FILE, START_DIR, file_input
+from artrec.tasks.jobs import Task
 from artrec.tasks.loggers import open_loggers, publish_results
 from artrec.tasks.training_data import build_datamodule, rec_inputs
 
-CHECKPOINTS = "checkpoints"
+
+def inputs(cfg: dict[str, Any]) -> dict[str, str]:
+    """What a training run reads: the dataset (and the judging dataset) with their images,
+    and the checkpoint it starts from (``model.init_from``)."""
+    found = dataset_inputs(load_configured_dataset(cfg["dataset"]), images=True)
+    if cfg["rec_eval"].get("dataset"):
+        judged = load_configured_dataset(cfg["rec_eval"]["dataset"], require_purchases=True)
+        found |= dataset_inputs(judged, prefix="rec_eval.dataset", images=True)
+    if cfg["model"].get("init_from"):
+        found["model.init_from"] = file_input(cfg["model"]["init_from"])
+    ckpt = cfg.get("ckpt_path")
+    if (
+        ckpt
+        and ckpt != "last"
+        and Path(cfg["output_dir"]).resolve() not in Path(ckpt).resolve().parents
+    ):
+        found["ckpt_path"] = file_input(ckpt)  # another run's checkpoint to continue from
+    return found
 
 
 def run(cfg: dict[str, Any]) -> float | None:
@@ -51,7 +72,7 @@ def _fit(cfg: dict[str, Any], out: Path, loggers: list[Logger]) -> float | None:
     protocol = ProtocolConfig.from_dict(cfg["protocol"])
     callbacks = [
         ModelCheckpoint(
-            dirpath=out / CHECKPOINTS,
+            dirpath=out / CHECKPOINTS_DIR,
             filename="best",
             monitor=cfg["monitor"]["metric"],
             mode=cfg["monitor"]["mode"],
@@ -73,6 +94,7 @@ def _fit(cfg: dict[str, Any], out: Path, loggers: list[Logger]) -> float | None:
             num_workers=int(cfg["data"]["num_workers"]),
             meta={"backbone": cfg["backbone"], "tasks": cfg["tasks"], "tuning": cfg["tuning"]},
         ),
+        ReproducibleEpochs(int(cfg["seed"]), datamodule.sampler),
     ]
     trainer = pl.Trainer(
         **cfg["trainer"],
@@ -84,12 +106,25 @@ def _fit(cfg: dict[str, Any], out: Path, loggers: list[Logger]) -> float | None:
         enable_progress_bar=bool(cfg.get("progress", True)),
         log_every_n_steps=10,
     )
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    ckpt_path = _resume_from(out, cfg.get("ckpt_path"))
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     if not trainer.is_global_zero:
         return None
     objective = _report(out, cfg["objective"])
     publish_results(loggers, out, dataset=rec_dataset, protocol=protocol)
     return objective
+
+
+def _resume_from(out: Path, ckpt_path: str | None) -> str | None:
+    """The checkpoint to resume from, checked first: a truncated, foreign or unsafe file
+    gives a one-line error naming it (Lightning would show a torch traceback)."""
+    if not ckpt_path:
+        return None
+    path = out / LAST_CHECKPOINT if ckpt_path == "last" else Path(ckpt_path)
+    if ckpt_path == "last" and not path.is_file():
+        return "last"  # Lightning starts afresh, with a warning, when there is none yet
+    read_checkpoint(path, what="ckpt_path=")
+    return str(path)
 
 
 def _readable(dataset: Dataset, image_errors: str) -> np.ndarray:
@@ -125,3 +160,6 @@ def _report(out: Path, objective: str) -> float:
     if metric not in final["metrics"]:
         raise ConfigError(f"objective={objective!r}: use rec/<one of {list(final['metrics'])}>.")
     return float(final["metrics"][metric])
+
+
+TASK = Task("train", run, inputs, resumable=True)
