@@ -4,17 +4,13 @@ starting / fine-tuned evaluation, determinism, DDP gathering, and resuming after
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import torch
 
 from artrec.embeddings import load_embeddings
 from tests.fixtures import write_image_dataset
-from tests.integration.cli import REPO, run_cli
+from tests.integration.cli import run_cli
 
 FAST = (
     "backbone=tiny",
@@ -96,35 +92,6 @@ def test_ddp_sim_gathers_the_same_embedding(root, tmp_path):
     start = [read_metrics(tmp_path / d / "start/metrics.json")["metrics"] for d in ("one", "ddp")]
     assert start[0] == start[1]
     assert read_metrics(tmp_path / "ddp/metrics.json")["n_test_cases"] == 27
-
-
-def test_killed_run_resumes_from_last_checkpoint(root, tmp_path):
-    out = tmp_path / "run"
-    args = [
-        sys.executable,
-        "train.py",
-        "dataset=folder",
-        f"dataset.root={root}",
-        *FAST,
-        f"hydra.run.dir={out}",
-        "dataset.max_epochs=200",
-        "callbacks.early_stopping.patience=1000",
-    ]
-    process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    last = out / "checkpoints/last.ckpt"
-    deadline = time.monotonic() + 300
-    while not last.is_file() and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.5)
-    time.sleep(1.0)  # let the checkpoint's rename finish
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert last.is_file(), "the run never wrote a checkpoint"
-    assert not (out / "metrics.json").exists()
-    epoch_killed = torch.load(last, weights_only=True)["epoch"]
-    done = train(root, out, "ckpt_path=last", f"dataset.max_epochs={epoch_killed + 2}")
-    assert "Restoring states from the checkpoint" in done.stdout + done.stderr
-    assert torch.load(last, weights_only=True)["epoch"] == epoch_killed + 1
-    assert read_metrics(out / "metrics.json")["n_test_cases"] == 27
 
 
 def test_frozen_tuning_is_refused(root, tmp_path):
