@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-all lint format bench clean
+.PHONY: setup demo test test-slow test-all lint format bench clean
 
 setup: $(STAMP)
 
@@ -19,6 +19,10 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest
+
+# The end-to-end runs and the heavier kill points (CI runs them after `make test`).
+test-slow: setup
+	$(PY) -m pytest -m slow
 
 test-all: setup
 	$(PY) -m pytest -m "slow or not slow"

@@ -100,7 +100,6 @@ def embed_images(
         num_workers=num_workers,
         pin_memory=torch.cuda.is_available(),
         persistent_workers=False,
-        generator=torch.Generator(),  # never draws from (or moves) the global random state
     )
     trainer = pl.Trainer(
         **trainer_cfg,

@@ -295,4 +295,4 @@ def _objective(result: Any) -> float | None:
 
 
 def _say(message: str) -> None:
-    make_console().print(message, markup=False, highlight=False)
+    make_console().print(message, markup=False, highlight=False, soft_wrap=True)

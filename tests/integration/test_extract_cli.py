@@ -49,7 +49,7 @@ def test_single_process_then_ddp_sim_give_the_same_file(dataset_root, tmp_path):
     assert not (tmp_path / "ddp/.extract_shards").exists()
 
     again = extract(dataset_root, tmp_path / "one")
-    assert "skipping extraction" in again.stdout
+    assert "a completed extract run of these settings and inputs" in again.stdout
 
 
 def test_unknown_backbone_fails_with_suggestions(dataset_root, tmp_path):
