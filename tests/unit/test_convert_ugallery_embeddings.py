@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_convert_ugallery import INVENTORY
 
 from artrec.data import convert as cli
 from artrec.data.adapters import ugallery
@@ -14,12 +15,6 @@ from artrec.data.adapters.ugallery_embeddings import RELEASE_FILE, read_object_n
 from artrec.embeddings import load_embeddings
 from artrec.errors import ConversionError
 
-INVENTORY = """artwork_id_hash,artist_id_hash,upload_timestamp
-a1,x,1400000000
-b2,x,1400000100
-c3,y,1400000200
-007,y,
-"""
 PURCHASES = """user_id_hash,purchase_timestamp,purchased_artwork_ids_hash
 u1,1400001000,"['a1', 'b2']"
 u1,1400004000,"['007']"
@@ -118,8 +113,11 @@ def test_a_pickle_that_would_run_code_is_refused_and_nothing_runs(
             release_rows(["a1", "b2"], np.ones((2, 3)))[:, ::-1].copy(),
             r"row\(s\) \[0, 1\] have an id",
         ),
-        (release_rows(["a1", "a1"], np.ones((2, 3))), r"id\(s\) \['a1'\] repeat"),
-        (release_rows(["a1", "b2"], np.array([[1.0, 2], [np.nan, 1]])), r"NaN or Inf.*'b2'"),
+        (release_rows(["a1", "a1"], np.ones((2, 3))), r"duplicate item id\(s\) \['a1'\]"),
+        (
+            release_rows(["a1", "b2"], np.array([[1.0, 2], [np.nan, 1]])),
+            r"NaN or Inf in the embeddings of 1 item\(s\): \['b2'\]",
+        ),
         (release_rows(["a1", "b2"], [np.ones(3), np.ones(4)]), r"different lengths \[3, 4\]"),
         (release_rows(["a1", "b2"], [np.ones(3), "text"]), r"row\(s\) \[1\] hold no 1-d numeric"),
     ],

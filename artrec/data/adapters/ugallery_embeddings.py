@@ -20,7 +20,7 @@ from numpy.lib import format as npy_format
 
 from artrec.data.adapters import ConversionReport
 from artrec.embeddings import EmbeddingTable, save_embeddings
-from artrec.errors import ConversionError, preview
+from artrec.errors import ConversionError, EmbeddingsError, preview
 
 RELEASE_FILE = "ugallery_resnet50_embeddings.npy"
 OUTPUT_FILE = Path("embeddings") / "resnet50.npz"
@@ -76,7 +76,7 @@ def read_object_npy(path: Path) -> np.ndarray:
             array = _ArrayUnpickler(handle, path).load()
     except ConversionError:
         raise
-    except (OSError, ValueError, EOFError, pickle.UnpicklingError, TypeError) as exc:
+    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, LookupError) as exc:
         raise ConversionError(f"{path}: not a readable .npy file ({exc}).") from exc
     if not isinstance(array, np.ndarray) or array.shape != tuple(shape):
         raise ConversionError(f"{path}: the pickled array does not match its header {shape}.")
@@ -94,9 +94,7 @@ def read_release_vectors(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if bad_ids:
         raise ConversionError(f"{path}: row(s) {preview(bad_ids)} have an id that is no string.")
     ids = np.array([value.strip() for value in rows[:, 0]], dtype=str)
-    matrix = _stack_vectors(rows[:, 1], path)
-    _check_vectors(ids, matrix, path)
-    return ids, matrix
+    return ids, _stack_vectors(rows[:, 1], path)
 
 
 def _stack_vectors(values: np.ndarray, path: Path) -> np.ndarray:
@@ -116,18 +114,6 @@ def _stack_vectors(values: np.ndarray, path: Path) -> np.ndarray:
     if len(lengths) > 1:
         raise ConversionError(f"{path}: vectors of different lengths {preview(lengths)}.")
     return np.stack(vectors).astype(np.float64) if vectors else np.zeros((0, 0))
-
-
-def _check_vectors(ids: np.ndarray, matrix: np.ndarray, path: Path) -> None:
-    unique, counts = np.unique(ids, return_counts=True)
-    if (counts > 1).any():
-        raise ConversionError(f"{path}: id(s) {preview(unique[counts > 1])} repeat.")
-    finite = np.isfinite(matrix).all(axis=1)
-    if not finite.all():
-        raise ConversionError(
-            f"{path}: NaN or Inf in the vector(s) of {preview(ids[~finite])} "
-            f"(row(s) {preview(np.flatnonzero(~finite).tolist())})."
-        )
 
 
 def convert_release_vectors(
@@ -151,7 +137,10 @@ def convert_release_vectors(
         "dataset": str(out.absolute()),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    table = EmbeddingTable(ids[keep], matrix[keep].astype(np.float32), meta, source=str(path))
+    try:  # repeated ids and NaN or Inf among the kept vectors are errors
+        table = EmbeddingTable(ids[keep], matrix[keep].astype(np.float32), meta, str(path))
+    except EmbeddingsError as exc:
+        raise ConversionError(str(exc)) from exc
     written = save_embeddings(table, out / OUTPUT_FILE)
     report.notes["ResNet50 vectors written"] = f"{len(table)} ({table.dim}-d) to {written}"
     report.notes["items with no vector"] = len(without)
