@@ -46,11 +46,51 @@ def discount_sums(k: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Variant:
-    """How MAP and nDCG are normalised: observed values and their random expectation."""
+    """How MAP and nDCG are defined: observed values and their random expectation.
 
-    map_denominator: Callable[[np.ndarray, int], np.ndarray]
+    ``map_weights(ranks, g, k)`` is each relevant rank's share of its case's MAP (ranks
+    beyond k included, weighing 0; ``g`` per rank); ``random_map(n, g, k)`` its expectation.
+    """
+
+    map_weights: Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]
+    random_map: Callable[[np.ndarray, np.ndarray, int], np.ndarray]
     ndcg: Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]
     random_ndcg: Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+
+
+def harmonic_sums(k: int) -> np.ndarray:
+    """``table[m]`` = sum of 1/i for i = 1..m (m = 0..k)."""
+    return np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, k + 1))])
+
+
+def _standard_map_weights(ranks: np.ndarray, nth: np.ndarray, g: np.ndarray, k: int) -> np.ndarray:
+    """Average precision cut at k: precision at each relevant rank r <= k, / min(g, k)."""
+    return np.where(ranks <= k, nth / ranks, 0.0) / np.minimum(g, k)
+
+
+def _paper_map_weights(ranks: np.ndarray, nth: np.ndarray, g: np.ndarray, k: int) -> np.ndarray:
+    """Mean of P@i over i = 1..k: a hit at rank r <= k adds 1/i to every P@i with i >= r,
+    so its share is (H_k - H_(r-1)) / k."""
+    harmonic = harmonic_sums(k)
+    share = harmonic[k] - harmonic[np.clip(ranks - 1, 0, k)]
+    return np.where(ranks <= k, share, 0.0) / k
+
+
+def _standard_random_map(n: np.ndarray, g: np.ndarray, k: int) -> np.ndarray:
+    """E[sum of precisions at relevant ranks <= k] / min(g, k): a relevant item at rank r
+    (probability g/n) brings 1/r for itself and (g-1)/(n-1) for each rank above it."""
+    top = np.minimum(k, n)
+    harmonic = harmonic_sums(k)[top]
+    same = np.divide(g - 1, n - 1, out=np.zeros(len(n)), where=n > 1)
+    return g / n * (harmonic + same * (top - harmonic)) / np.minimum(g, k)
+
+
+def _paper_random_map(n: np.ndarray, g: np.ndarray, k: int) -> np.ndarray:
+    """(1/k) sum_i g*min(i, n)/(n*i): E[hits in the top i] = g*min(i, n)/n. With n >= k
+    this is g/n, P@k's expectation."""
+    top = np.minimum(k, n)
+    harmonic = harmonic_sums(k)
+    return g / (n * k) * (top + n * (harmonic[k] - harmonic[top]))
 
 
 def _standard_ndcg(dcg: np.ndarray, h: np.ndarray, g: np.ndarray, k: int) -> np.ndarray:
@@ -82,8 +122,10 @@ def _paper_random_ndcg(n: np.ndarray, g: np.ndarray, k: int) -> np.ndarray:
 
 
 VARIANTS: dict[str, Variant] = {
-    "standard": Variant(lambda g, k: np.minimum(g, k), _standard_ndcg, _standard_random_ndcg),
-    "paper": Variant(lambda g, k: np.full(len(g), k), _paper_ndcg, _paper_random_ndcg),
+    "standard": Variant(
+        _standard_map_weights, _standard_random_map, _standard_ndcg, _standard_random_ndcg
+    ),
+    "paper": Variant(_paper_map_weights, _paper_random_map, _paper_ndcg, _paper_random_ndcg),
 }
 
 
@@ -95,19 +137,19 @@ def case_metrics(cases: RankedCases, k: int, variant: str) -> dict[str, np.ndarr
     nth = np.arange(len(ranks)) - cases.offsets[case] + 1
     top = ranks <= k
     h = np.bincount(case, weights=top, minlength=len(n))
-    ap_sum = np.bincount(case, weights=top * nth / ranks, minlength=len(n))
+    chosen = VARIANTS[variant]
+    map_weights = chosen.map_weights(ranks, nth, g[case], k)
     dcg = np.bincount(case, weights=top / np.log2(ranks + 1.0), minlength=len(n))
     first = ranks[cases.offsets[:-1]]
     negatives = n - g
     ordered = np.bincount(case, weights=negatives[case] - (ranks - nth), minlength=len(n))
     pairs = g * negatives
-    chosen = VARIANTS[variant]
     return {
         "first_rank": first,
         "recall": h / g,
         "precision": h / k,
         "f1": 2 * h / (g + k),
-        "map": ap_sum / chosen.map_denominator(g, k),
+        "map": np.bincount(case, weights=map_weights, minlength=len(n)),
         "mrr": np.where(first <= k, 1.0 / first, 0.0),
         "ndcg": chosen.ndcg(dcg, h.astype(np.int64), g, k),
         "auc": np.divide(ordered, pairs, out=np.ones(len(n)), where=pairs > 0),
@@ -120,16 +162,13 @@ def random_expectation(n: np.ndarray, g: np.ndarray, k: int, variant: str) -> di
     n, g = np.asarray(n, dtype=np.int64), np.asarray(g, dtype=np.int64)
     top = np.minimum(k, n)
     hits = top * g / n
-    harmonic = np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, k + 1))])[top]
-    same = np.divide(g - 1, n - 1, out=np.zeros(len(n)), where=n > 1)
-    ap_sum = g / n * (harmonic + same * (top - harmonic))
     chosen = VARIANTS[variant]
     return {
         "first_rank": (n + 1) / (g + 1),
         "recall": hits / g,
         "precision": hits / k,
         "f1": 2 * hits / (g + k),
-        "map": ap_sum / chosen.map_denominator(g, k),
+        "map": chosen.random_map(n, g, k),
         "mrr": _random_mrr(n, g, k),
         "ndcg": chosen.random_ndcg(n, g, k),
         "auc": np.where(n == g, 1.0, 0.5),

@@ -43,7 +43,8 @@ def result_table(result: EvalResult, title: str) -> Table:
         )
     table.caption = (
         f"{result.n_test_cases} test cases from {result.n_users} users; "
-        f"{result.n_skipped} skipped (no relevant candidate)"
+        f"{result.n_skipped} skipped (no relevant candidate); "
+        f"MAP and nDCG: protocol.variant={result.protocol['variant']}"
         + (
             f"; {result.n_dropped_items} items without embedding dropped"
             if result.n_dropped_items

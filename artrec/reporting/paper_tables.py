@@ -4,7 +4,8 @@ Table 1: frozen extractors, rec metrics next to ImageNet top-1 / top-5, and the 
 RQ1 as numbers: Kendall's tau and Spearman's rho between ImageNet top-1 and each rec
 metric, with p-values. Table 2: every run sorted by recall@k, the exact Random row, best
 bold and daggers from the paired comparison (``artrec.recsys.compare``). Each is written
-as Markdown, CSV and LaTeX.
+as Markdown, CSV and LaTeX, and says which metric variant its MAP and nDCG are: only
+``protocol.variant=paper`` gives the paper's definitions (docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -33,6 +34,27 @@ CORRELATIONS = {
     "Spearman's rho": ("spearman_rho", "spearman_p", stats.spearmanr),
 }
 MIN_BACKBONES = 3
+#: What a table's MAP and nDCG columns are, per protocol.variant of its runs.
+VARIANT_NOTES = {
+    "paper": (
+        "MAP and nDCG as the paper defines them (protocol.variant=paper): MAP@k is the mean "
+        "of P@i over i = 1..k, nDCG divides by the ideal DCG of the hits."
+    ),
+    "standard": (
+        "MAP and nDCG are the standard ones (protocol.variant=standard), not the paper's: "
+        "evaluate with protocol.variant=paper to compare them with the paper's columns."
+    ),
+}
+
+
+def variant_note(variant: str) -> str:
+    """The note that says what a table's MAP and nDCG columns are."""
+    return VARIANT_NOTES.get(variant, f"MAP and nDCG: protocol.variant={variant}.")
+
+
+def variant_title(title: str, variant: str) -> str:
+    """A table title that names the metric variant of its numbers."""
+    return f"{title}, protocol.variant={variant}"
 
 
 @dataclass(frozen=True)
@@ -46,6 +68,7 @@ class Table1:
     frame: pd.DataFrame
     correlation: pd.DataFrame
     k: int
+    variant: str
 
     @property
     def note(self) -> str:
@@ -68,6 +91,7 @@ class Table2:
     title: str
     comparison: Comparison
     runs: pd.DataFrame  # index: run label; columns group, task, tuning, backbone, tasks
+    variant: str
 
 
 def backbone_name(run: Run) -> str:
@@ -113,7 +137,8 @@ def table1(group: RunGroup, comparison: Comparison) -> Table1 | None:
     frame.index.name = "run"
     labels = list(means.columns)
     correlation = correlations(frame["imagenet_top1"].drop(RANDOM), frame[labels].drop(RANDOM))
-    return Table1(f"Table 1: frozen extractors ({group.title})", frame, correlation, group.k)
+    title = variant_title(f"Table 1: frozen extractors ({group.title})", group.variant)
+    return Table1(title, frame, correlation, group.k, group.variant)
 
 
 def table2(group: RunGroup, *, alpha: float, n_bootstrap: int, seed: int) -> Table2:
@@ -140,7 +165,8 @@ def table2(group: RunGroup, *, alpha: float, n_bootstrap: int, seed: int) -> Tab
             for run in ordered
         ]
     ).set_index("run")
-    return Table2(f"Table 2: all runs ({group.title})", comparison, info)
+    title = variant_title(f"Table 2: all runs ({group.title})", group.variant)
+    return Table2(title, comparison, info, group.variant)
 
 
 def table1_text(table: Table1) -> tuple[TextTable, TextTable]:
@@ -163,7 +189,10 @@ def table1_text(table: Table1) -> tuple[TextTable, TextTable]:
         header,
         rows,
         frozenset({len(rows) - 1}),
-        ["Bold: best in its column. Random: exact expectation under a random ranking."],
+        [
+            "Bold: best in its column. Random: exact expectation under a random ranking.",
+            variant_note(table.variant),
+        ],
         left=2,
     )
     correlation = [
@@ -201,7 +230,8 @@ def table2_text(table: Table2) -> TextTable:
         f"Holm-corrected per column, p < {comparison.alpha:g}). Random: exact expectation. "
         f"{100 * (1 - comparison.alpha):g}% bootstrap intervals in the CSV and the figures."
     )
-    return TextTable(table.title, header, rows, frozenset({len(rows) - 1}), [note], left=2)
+    notes = [note, variant_note(table.variant)]
+    return TextTable(table.title, header, rows, frozenset({len(rows) - 1}), notes, left=2)
 
 
 def write_tables(t1: Table1 | None, t2: Table2, out: Path) -> list[Path]:

@@ -97,6 +97,11 @@ def write_report(
     ]
     if not groups:
         intro.append("No completed runs: nothing to compare yet.")
+    if any(group.variant != "paper" for group in groups):
+        intro.append(
+            "MAP and nDCG follow each group's protocol.variant; only protocol.variant=paper "
+            "gives the paper's definitions, so only such tables compare with the paper's."
+        )
     if len(groups) > 1:
         intro.append(
             f"The runs were judged on {len(groups)} different sets of test cases; runs are "

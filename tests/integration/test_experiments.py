@@ -98,6 +98,7 @@ def test_experiment_config(name):
     row = ROWS[name]
     cfg = _compose(row.entry, f"experiment={name}")
     assert (cfg.group, cfg.dataset.name) == (row.group, row.dataset)
+    assert cfg.protocol.variant == "paper"  # the paper's MAP and nDCG, as its tables have them
     if name == "table1":
         assert cfg.hydra.sweeper.params.backbone.split(",") == TABLE1
         assert _compose("extract", "experiment=table1", "backbone=vgg19").run_name == "vgg19"

@@ -34,6 +34,20 @@ def rows(path: Path) -> list[dict[str, str]]:
         ("a_1906", ("a", "1906")),
         ("untitled-1950", ("", "1950")),
         ("el-greco_st-john_the-evangelist-1600", ("el-greco", "1600")),
+        # A counter WikiArt adds to several works of one title: the year before it counts.
+        ("kazimir-malevich_suprematist-composition-1929-1", ("kazimir-malevich", "1929")),
+        ("gustav-klimt_salome-1927-7", ("gustav-klimt", "1927")),
+        ("paul-klee_fish-magic-1925-12", ("paul-klee", "1925")),
+        # A range of years: the first counts (two- or four-digit end, counter after it).
+        ("wassily-kandinsky_blue-segment-1920-21", ("wassily-kandinsky", "1920")),
+        ("joan-miro_the-farm-1921-1922", ("joan-miro", "1921")),
+        ("henri-matisse_the-dance-1909-10-2", ("henri-matisse", "1909")),
+        # Numbers that are no year: titles ending in a count, an opus or an implausible year.
+        ("jackson-pollock_number-1-1", ("jackson-pollock", "")),
+        ("jackson-pollock_convergence-number-10", ("jackson-pollock", "")),
+        ("a_the-year-3000", ("a", "")),
+        ("a_opus-12345-1", ("a", "")),
+        ("jackson-pollock_number-5-1948", ("jackson-pollock", "1948")),
     ],
 )
 def test_parse_filename(stem: str, expected: tuple[str, str]) -> None:

@@ -56,7 +56,8 @@ def test_hand_computed_case_both_variants():
         # 12 non-relevant items: 11, 9 and 3 of them lie below the three relevant ones.
         assert values["auc"][0] == pytest.approx((11 + 9 + 3) / 36)
     assert standard["map"][0] == pytest.approx((1 / 2 + 2 / 5) / 3)
-    assert paper["map"][0] == pytest.approx((1 / 2 + 2 / 5) / 5)
+    # Hits in the top i for i = 1..5: 0, 1, 1, 1, 2; MAP = mean of P@i.
+    assert paper["map"][0] == pytest.approx((0 + 1 / 2 + 1 / 3 + 1 / 4 + 2 / 5) / 5)
     dcg = 1 / L3 + 1 / L6
     assert standard["ndcg"][0] == pytest.approx(dcg / (1 + 1 / L3 + 1 / 2))
     assert paper["ndcg"][0] == pytest.approx(dcg / (1 + 1 / L3))
@@ -76,7 +77,9 @@ def test_edge_cases_no_hit_all_relevant_and_more_relevant_than_k():
     standard = case_metrics(cases, 5, "standard")
     assert standard["map"].tolist() == pytest.approx([0, 1, 1])  # / min(g, k)
     assert standard["ndcg"].tolist() == pytest.approx([0, 1, 1])
-    assert case_metrics(cases, 5, "paper")["map"].tolist() == pytest.approx([0, 3 / 5, 1])
+    # Case 2 (n = 3 < k): hits in the top i are 1, 2, 3, 3, 3. Case 3: every P@i is 1.
+    paper_map = (1 + 1 + 1 + 3 / 4 + 3 / 5) / 5
+    assert case_metrics(cases, 5, "paper")["map"].tolist() == pytest.approx([0, paper_map, 1])
 
 
 @pytest.mark.parametrize("k", [1, 5, 20])
@@ -123,6 +126,39 @@ def test_random_expectation_equals_enumeration_of_all_orders(variant, k):
         for name in ("first_rank", *METRICS):
             mean = values[name].mean()
             assert expected[name][row] == pytest.approx(mean, rel=1e-12, abs=1e-14), (name, size)
+
+
+def _paper_map_by_definition(relevant: list[bool], k: int) -> float:
+    """(1/k) * sum over i = 1..k of (relevant items in the top i) / i, item by item."""
+    return sum(sum(relevant[:i]) / i for i in range(1, k + 1)) / k
+
+
+@pytest.mark.parametrize("k", [1, 2, 4, 9])
+def test_paper_map_and_its_expectation_over_every_ordering(k):
+    """Every ordering (itertools.permutations) of n <= 6 candidates, g relevant: per case
+    the mean of P@i, and on average the closed form (1/k) sum_i g*min(i,n)/(n*i)."""
+    for n in range(1, 7):
+        for g in range(1, n + 1):
+            orders = list(itertools.permutations([True] * g + [False] * (n - g)))
+            ranks = [[r + 1 for r, rel in enumerate(order) if rel] for order in orders]
+            values = case_metrics(_cases(*[(n, r) for r in ranks]), k, "paper")["map"]
+            by_definition = [_paper_map_by_definition(list(o), k) for o in orders]
+            np.testing.assert_allclose(values, by_definition, rtol=1e-12)
+            closed = sum(g * min(i, n) / (n * i) for i in range(1, k + 1)) / k
+            expected = random_expectation(np.array([n]), np.array([g]), k, "paper")["map"][0]
+            assert expected == pytest.approx(np.mean(by_definition), rel=1e-12)
+            assert expected == pytest.approx(closed, rel=1e-12)
+
+
+def test_paper_random_map_is_precision_at_k_when_n_is_at_least_k():
+    """The paper's Random MAP (.0014) sits next to its P@20 (.0013): with n >= k both are g/n."""
+    n, g = np.array([20, 3000, 6040]), np.array([1, 4, 2])
+    expected = random_expectation(n, g, 20, "paper")
+    np.testing.assert_allclose(expected["map"], g / n, rtol=1e-12)
+    np.testing.assert_allclose(expected["map"], expected["precision"], rtol=1e-12)
+    # n = 4 < k = 20, g = 1: (1/20) * (4 * 1/4 + sum_{i=5..20} 1/i), by hand.
+    small = random_expectation(np.array([4]), np.array([1]), 20, "paper")["map"][0]
+    assert small == pytest.approx((1 + sum(1 / i for i in range(5, 21))) / 20, rel=1e-12)
 
 
 @pytest.mark.parametrize("variant", ["standard", "paper"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pandas as pd
@@ -10,6 +11,7 @@ from PIL import Image
 from report_testkit import backbone_config, config, shared_sweep, vectors, write_run
 
 from artrec.recsys import ProtocolConfig
+from artrec.reporting.paper_tables import VARIANT_NOTES
 from artrec.reporting.report import Settings, main
 
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*(?!["']?data:)""", re.IGNORECASE)
@@ -78,6 +80,32 @@ def test_runs_on_other_test_cases_get_their_own_part(tmp_path):
     assert second == {"vgg19_min2", "Random"}
     page = (out / "index.html").read_text()
     assert "compared only within their group" in page and "data:image" not in page
+
+
+def test_tables_say_which_metric_variant_their_map_and_ndcg_are(tmp_path):
+    """A paper-variant run gets its own group whose tables carry the paper's MAP (its Random
+    row equals P@k's, as in the paper) and say so; the standard group says it is not."""
+    dataset, sweep = shared_sweep()
+    protocol = ProtocolConfig(variant="paper")
+    cfg = config(dataset, backbone_config("vgg19", 71.1, 89.8), run_name="vgg19_paper")
+    paper_run = write_run(
+        tmp_path / "paper", dataset, vectors(dataset, 1.5, 1), cfg, protocol=protocol
+    )
+    out = tmp_path / "report"
+    args = ["--no-figures", "--galleries", "none", "--bootstrap", "50"]
+    assert main([str(sweep), str(paper_run), "--out", str(out), *args]) == 0
+    standard, paper = (out / "group1" / "table2.md"), (out / "group2" / "table2.md")
+    assert VARIANT_NOTES["standard"] in standard.read_text()
+    assert "protocol.variant=paper" in paper.read_text().splitlines()[0]
+    assert VARIANT_NOTES["paper"] in paper.read_text()
+    assert VARIANT_NOTES["paper"] in (out / "group2" / "table1.md").read_text()
+    means = pd.read_csv(out / "group2" / "table2.csv").set_index(["run", "metric"])["mean"]
+    metrics = json.loads((paper_run / "metrics.json").read_text())
+    assert means["vgg19_paper", "map@20"] == pytest.approx(metrics["metrics"]["map@20"])
+    random = metrics["random"]
+    assert random["map@20"] == pytest.approx(random["precision@20"], rel=1e-12)
+    assert means["Random", "map@20"] == pytest.approx(random["map@20"], rel=1e-12)
+    assert "only protocol.variant=paper" in (out / "index.html").read_text()
 
 
 def test_no_runs_is_a_clear_error(tmp_path, capsys):

@@ -35,6 +35,7 @@ class ConversionReport:
     n_transactions: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    notes: dict[str, int | str] = field(default_factory=dict)  # other outputs and counts
 
     def drop(self, reason: str, count: int) -> None:
         """Count ``count`` dropped rows under ``reason`` (zero counts are not recorded)."""
@@ -49,6 +50,7 @@ class ConversionReport:
             f"  purchases: {self.n_purchases} in {self.n_transactions} transactions",
         ]
         lines += [f"  dropped {count}: {reason}" for reason, count in self.dropped.items()]
+        lines += [f"  {name}: {value}" for name, value in self.notes.items()]
         lines += [f"  warning: {text}" for text in self.warnings]
         return "\n".join(lines)
 

@@ -4,7 +4,8 @@
 ``valid_sales.csv`` (customer_id, artwork_id, order_date), dates like
 ``2014-06-25 07:07:27.223``, written as ISO-8601 (``2014-06-25T07:07:27.223``, UTC).
 ``hashed``: ``ugallery_inventory.csv`` and ``ugallery_purchases.csv`` (one Python list
-literal of artwork ids per row), integer timestamps written as they are.
+literal of artwork ids per row), integer timestamps written as they are; with
+``ugallery_resnet50_embeddings.npy`` beside them, also ``embeddings/resnet50.npz``.
 Images are files named by artwork id (``123.jpg``) in one folder.
 """
 
@@ -28,6 +29,7 @@ from artrec.data.adapters import (
     read_source_csv,
     write_dataset,
 )
+from artrec.data.adapters.ugallery_embeddings import convert_release_vectors
 from artrec.errors import ConversionError, preview
 
 ARTWORKS, SALES = "valid_artworks.csv", "valid_sales.csv"
@@ -65,7 +67,9 @@ def convert(
     items, purchases = SOURCE_FORMATS[source_format](src, originals_only, report)
     items.insert(1, "image", _image_paths(items["item_id"], src, images, report))
     purchases = _drop_unknown_items(purchases, items, MARKERS[source_format], report)
-    return write_dataset(out, items, drop_duplicate_purchases(purchases, report), report)
+    report = write_dataset(out, items, drop_duplicate_purchases(purchases, report), report)
+    convert_release_vectors(src, items["item_id"], report.out, report)
+    return report
 
 
 def detect_source_format(src: Path) -> str:

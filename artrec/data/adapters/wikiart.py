@@ -1,7 +1,8 @@
 """WikiArt: style folders, or the ArtGAN CSV lists, to a label-only canonical dataset.
 
-``folders``: ``<Style>/<artist-slug>_<title-slug>[-YEAR].jpg`` gives ``style``, ``artist``
-and ``year`` labels; the item id is ``<Style>/<file stem>``.
+``folders``: ``<Style>/<artist-slug>_<title-slug>[-YEAR[-YY]][-N].jpg`` gives ``style``,
+``artist`` and ``year`` labels (the first year of a range; ``-N`` counts works of one title);
+the item id is ``<Style>/<file stem>``.
 ``csv``: ``{task}_train.csv`` / ``{task}_val.csv`` (rows ``path,class_index``, no header)
 and ``{task}_class.txt`` (lines ``index name``) for the tasks artist, genre and style;
 the item id is the path without its suffix, so both sources name an image alike. The
@@ -29,7 +30,9 @@ from artrec.errors import ConversionError, preview
 
 TASKS = ("artist", "genre", "style")
 CSV_SPLITS = ("train", "val")
-_YEAR = re.compile(r"(?:^|-)(\d{4})$")
+#: A plausible year (1000-2099) ending the title, then optionally a range's end
+#: (``-21`` or ``-1921``) and a counter WikiArt adds to repeated titles (``-1``, ``-7``).
+_YEAR = re.compile(r"(?:^|-)(1\d{3}|20\d{2})(?:-(?:\d{2}|\d{4}))?(?:-\d{1,3})?$")
 
 
 def convert(
@@ -60,7 +63,8 @@ def parse_filename(stem: str) -> tuple[str, str]:
     """``(artist slug, year)`` of a WikiArt file stem; ``""`` where absent.
 
     ``claude-monet_water-lilies-1906`` -> ``("claude-monet", "1906")``;
-    ``rembrandt_self-portrait`` -> ``("rembrandt", "")``.
+    ``..._composition-1929-1`` (a counter) -> ``1929``; ``..._x-1920-21`` (a range) -> ``1920``;
+    ``rembrandt_self-portrait`` and ``..._composition-no-1`` -> year ``""``.
     """
     artist, sep, title = stem.partition("_")
     if not sep:
