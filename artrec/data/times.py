@@ -42,6 +42,13 @@ def parse_times(
             f"(e.g. {text[bad].iloc[0]!r}); use seconds (e.g. 1404371247) or ISO-8601 "
             "(e.g. 2014-07-03T07:07:27)."
         )
+    infinite = is_numeric & np.isinf(numeric)
+    if infinite.any():
+        raise TimeFormatError(
+            f"{file}: column '{column}' has non-finite time(s) on line(s) "
+            f"{preview(_lines(infinite))} (e.g. {text[infinite].iloc[0]!r}); write a finite "
+            "number of seconds or an ISO-8601 time."
+        )
     if is_numeric.any() and is_iso.any():
         raise TimeFormatError(
             f"{file}: column '{column}' mixes numeric times (line {_lines(is_numeric)[0]}) "
