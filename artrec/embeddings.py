@@ -102,7 +102,7 @@ def load_embeddings(path: str | Path) -> EmbeddingTable:
     except _LOAD_ERRORS as exc:
         raise EmbeddingsError(
             f"{path}: not a readable .npz embeddings file ({type(exc).__name__}: {exc}); "
-            "it may be truncated or hold pickled objects: write it again."
+            "write it again (np.savez, no object arrays)."
         ) from exc
     return EmbeddingTable(item_ids=item_ids, vectors=vectors, meta=meta, source=str(path))
 
