@@ -169,6 +169,8 @@ def _escape(
 ) -> str | None:
     """Why an image path may not be used, or ``None``."""
     allow = "set dataset.allow_absolute_images=true to use images outside the root"
+    if "\x00" in str(candidate):
+        return "holds a NUL character; write the file's path"
     if not _inside(full, root):
         if candidate.is_absolute():
             return None if allow_absolute else f"escapes {root}; {allow}"

@@ -55,7 +55,9 @@ def parse_times(
             f"and ISO-8601 times (line {_lines(is_iso)[0]}); write all times in one format."
         )
     if is_iso.any():
-        seconds = (iso - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+        # in microseconds: nanoseconds would overflow outside the years 1677 to 2262
+        epoch = pd.Timestamp(0, tz="UTC").as_unit("us")
+        seconds = (iso.dt.as_unit("us") - epoch) / pd.Timedelta(seconds=1)
         return seconds.to_numpy(dtype=np.float64), ISO
     kind = NUMERIC if is_numeric.any() else None
     return numeric.to_numpy(dtype=np.float64), kind

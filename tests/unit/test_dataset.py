@@ -80,6 +80,10 @@ def test_numeric_and_iso_times(tmp_path):
     assert iso.items["upload_time"].iloc[1] == pytest.approx(1403680047.223)
     assert iso.purchases["time"].iloc[0] == 86400.0
     assert iso.purchases["time_raw"].iloc[0] == "1970-01-02T00:00:00+00:00"
+    far = load_dataset(
+        write(tmp_path / "f", "item_id,upload_time\na,9999-12-31T23:59:59\nb,0001-01-01\n")
+    )
+    assert far.items["upload_time"].tolist() == [253402300799.0, -62135596800.0]
 
 
 @pytest.mark.parametrize(
@@ -145,6 +149,8 @@ def test_numeric_and_iso_times(tmp_path):
             )
             for time in ("inf", "-inf", "1e400")
         ],
+        ("item_id,image\na,x\x00y.jpg\n", None, ImagePathError, ["line 2", "NUL character"]),
+        ("item_id,artist\na,x,y\nb,z\n", None, DatasetError, ["items.csv", "more cells than"]),
         (
             "item_id,upload_time\na,1\nb,inf\n",
             None,
