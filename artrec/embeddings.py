@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +18,12 @@ from artrec.errors import EmbeddingsError, preview
 from artrec.io import atomic_path
 from artrec.rundir import EMBEDDINGS_FILE
 
+log = logging.getLogger("artrec")
 MISSING_POLICIES = ("error", "drop")
+SKIPPED_IMAGES = "unreadable_images"  # meta key: ids left out because their image is unreadable
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGIC = b"PK"
+_LOAD_ERRORS = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,12 @@ class EmbeddingTable:
     @property
     def dim(self) -> int:
         return int(self.vectors.shape[1])
+
+    @property
+    def skipped_ids(self) -> list[str]:
+        """Ids left out because their image could not be read: the protocol drops them."""
+        skipped = self.meta.get(SKIPPED_IMAGES, [])
+        return [str(item_id) for item_id in skipped] if isinstance(skipped, list) else []
 
     def __len__(self) -> int:
         return len(self.item_ids)
@@ -74,8 +88,7 @@ def save_embeddings(table: EmbeddingTable, path: str | Path) -> Path:
 def load_embeddings(path: str | Path) -> EmbeddingTable:
     """Load and validate an embeddings file (``allow_pickle=False``)."""
     path = Path(path)
-    if not path.is_file():
-        raise EmbeddingsError(f"{path}: embeddings file not found.")
+    _check_npz_file(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = [k for k in ("item_ids", "embeddings") if k not in data.files]
@@ -86,9 +99,43 @@ def load_embeddings(path: str | Path) -> EmbeddingTable:
                 )
             item_ids, vectors = data["item_ids"], data["embeddings"]
             meta = _parse_meta(data["meta"], path) if "meta" in data.files else {}
-    except (ValueError, OSError) as exc:
-        raise EmbeddingsError(f"{path}: not a readable .npz embeddings file ({exc}).") from exc
+    except _LOAD_ERRORS as exc:
+        raise EmbeddingsError(
+            f"{path}: not a readable .npz embeddings file ({type(exc).__name__}: {exc}); "
+            "write it again (np.savez, no object arrays)."
+        ) from exc
     return EmbeddingTable(item_ids=item_ids, vectors=vectors, meta=meta, source=str(path))
+
+
+def _check_npz_file(path: Path) -> None:
+    """Refuse, by its first bytes, a file that cannot be an ``.npz`` archive."""
+    if not path.is_file():
+        raise EmbeddingsError(f"{path}: embeddings file not found.")
+    with open(path, "rb") as handle:
+        head = handle.read(len(_NPY_MAGIC))
+    layout = "an .npz file holds item_ids [N] and embeddings [N, D], written by np.savez"
+    if not head:
+        raise EmbeddingsError(f"{path}: empty file (0 bytes), not an .npz file; {layout}.")
+    if head.startswith(_NPY_MAGIC):
+        raise EmbeddingsError(f"{path}: a single-array .npy file, not an .npz file; {layout}.")
+    if not head.startswith(_ZIP_MAGIC):
+        raise EmbeddingsError(f"{path}: not an .npz file (not a zip archive); {layout}.")
+
+
+def embedded_table(
+    item_ids: np.ndarray, rows: np.ndarray, vectors: np.ndarray, meta: dict[str, Any], source: str
+) -> EmbeddingTable:
+    """The table of the ``rows`` of ``item_ids`` that were embedded; the other ids (their
+    image could not be read) are logged and listed in ``meta`` for the protocol to drop."""
+    skipped = np.setdiff1d(np.arange(len(item_ids)), rows)
+    if len(skipped):
+        log.warning(
+            "%d item(s) left out: their image could not be read (dataset.image_errors=skip): %s",
+            len(skipped),
+            preview(item_ids[skipped]),
+        )
+    meta = {**meta, "n_unreadable_images": len(skipped), SKIPPED_IMAGES: item_ids[skipped].tolist()}
+    return EmbeddingTable(item_ids[rows], vectors.astype(np.float32), meta, source=source)
 
 
 def _parse_meta(meta: np.ndarray, path: Path) -> dict[str, Any]:
@@ -111,6 +158,11 @@ def _validate(item_ids: np.ndarray, vectors: np.ndarray, source: str) -> None:
         raise EmbeddingsError(
             f"{source}: embeddings must have shape [N, D] with N = len(item_ids) = "
             f"{item_ids.shape[0]}; got {vectors.shape}."
+        )
+    if vectors.shape[1] == 0 and len(item_ids):
+        raise EmbeddingsError(
+            f"{source}: embeddings have dimension 0 (shape {vectors.shape}); "
+            "every item needs a vector of at least one value."
         )
     if vectors.dtype not in (np.float32, np.float16):
         raise EmbeddingsError(

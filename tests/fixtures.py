@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -26,3 +28,32 @@ def write_image_dataset(root: Path, n_items: int = 12, size: int = 40, seed: int
             purchases.append(f"u{user},{item:03d},{n_items + 10 * step + user}")
     (root / "purchases.csv").write_text("\n".join(purchases) + "\n")
     return root
+
+
+def write_png_header(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header claims ``width`` x ``height`` pixels and holds none (a decompression
+    bomb as Pillow sees it): the signature, an IHDR chunk (8-bit grey) and IEND."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+    return path
+
+
+def spoil_images(root: Path, kinds: dict[str, str]) -> None:
+    """Replace the images of some items of :func:`write_image_dataset`'s ``root``: item id ->
+    ``bomb`` (a 20000 x 20000 header), ``truncated`` (the JPEG without its last tenth: its
+    header still passes Pillow's ``verify()``, decoding fails) or
+    ``empty`` (zero bytes). The paths in items.csv stay the same."""
+    for item_id, kind in kinds.items():
+        path = root / f"images/{item_id}.jpg"
+        if kind == "bomb":
+            write_png_header(path, 20000, 20000)
+        elif kind == "truncated":
+            path.write_bytes(path.read_bytes()[: path.stat().st_size * 9 // 10])
+        else:
+            assert kind == "empty", kind
+            path.write_bytes(b"")

@@ -24,7 +24,7 @@ from artrec.callbacks.distributed_embed import (
     start_embedding,
 )
 from artrec.data.dataset import Dataset
-from artrec.embeddings import EmbeddingTable, save_embeddings
+from artrec.embeddings import embedded_table, save_embeddings
 from artrec.faults import fault_point
 from artrec.recsys.config import ProtocolConfig
 from artrec.recsys.evaluate import EvalResult, evaluate, write_result
@@ -96,9 +96,9 @@ class RecEvalCallback(pl.Callback):
         trainer.strategy.barrier()
 
     def _evaluate(self, rows: np.ndarray, vectors: np.ndarray, *, prefix: str, target: Path):
-        ids = self.dataset.items["item_id"].to_numpy(dtype=str)[rows]
+        ids = self.dataset.items["item_id"].to_numpy(dtype=str)
         layer = "backbone features" if prefix == START else "shared layer"
-        table = EmbeddingTable(ids, vectors.astype(np.float32), {**self.meta, "layer": layer})
+        table = embedded_table(ids, rows, vectors, {**self.meta, "layer": layer}, "<memory>")
         save_embeddings(table, target / EMBEDDINGS_FILE)
         result = evaluate(self.dataset, table, self.protocol)
         write_result(result, target, EMBEDDINGS_FILE, str(self.dataset.root))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -26,14 +27,22 @@ def read_string_csv(
     if not path.is_file():
         raise DatasetError(f"{path}: file not found.")
     try:
-        frame = pd.read_csv(
-            path,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            header=None if names else 0,
-            names=names,
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)  # more cells than columns
+            frame = pd.read_csv(
+                path,
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                header=None if names else 0,
+                names=names,
+                index_col=False,
+            )
+    except pd.errors.ParserWarning as exc:
+        raise DatasetError(
+            f"{path}: a row has more cells than the header has columns; quote cells that "
+            "hold commas, or fix the header."
+        ) from exc
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise DatasetError(f"{path}: not a readable CSV file ({exc}); fix the file.") from exc
     frame.columns = [str(c).strip() for c in frame.columns]

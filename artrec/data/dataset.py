@@ -79,7 +79,7 @@ def load_dataset(
 ) -> Dataset:
     """Read ``root/items.csv`` and (if present) ``root/purchases.csv``; raise a
     :class:`~artrec.errors.DatasetError` subclass naming file, line and fix on bad input."""
-    root = Path(root).expanduser().absolute()
+    root = Path(os.path.normpath(Path(root).expanduser().absolute()))
     if not root.is_dir():
         raise DatasetError(f"{root}: dataset directory not found.")
     items, item_time_format = _load_items(root / ITEMS_FILE, root, allow_absolute_images)
@@ -147,6 +147,9 @@ def _load_items(path: Path, root: Path, allow_absolute: bool) -> tuple[pd.DataFr
 
 
 def _resolve_images(cells: pd.Series, path: Path, root: Path, allow_absolute: bool) -> list:
+    """Absolute, normalised image paths. A path must stay inside ``root`` both as written
+    and once symlinks are followed, unless absolute paths are allowed by config."""
+    real_root = root.resolve()
     resolved: list[str | None] = []
     for row, cell in enumerate(cells.str.strip()):
         if not cell:
@@ -154,16 +157,34 @@ def _resolve_images(cells: pd.Series, path: Path, root: Path, allow_absolute: bo
             continue
         candidate = Path(cell)
         full = Path(os.path.normpath(candidate if candidate.is_absolute() else root / candidate))
-        inside = full == root or root in full.parents
-        if not inside and not (candidate.is_absolute() and allow_absolute):
-            hint = (
-                "set dataset.allow_absolute_images=true to use images outside the root"
-                if candidate.is_absolute()
-                else "image paths are relative to the dataset root and must stay inside it"
-            )
-            raise ImagePathError(f"{path}: line {row + 2}: image {cell!r} escapes {root}; {hint}.")
+        problem = _escape(candidate, full, root, real_root, allow_absolute)
+        if problem:
+            raise ImagePathError(f"{path}: line {row + 2}: image {cell!r} {problem}.")
         resolved.append(str(full))
     return resolved
+
+
+def _escape(
+    candidate: Path, full: Path, root: Path, real_root: Path, allow_absolute: bool
+) -> str | None:
+    """Why an image path may not be used, or ``None``."""
+    allow = "set dataset.allow_absolute_images=true to use images outside the root"
+    if "\x00" in str(candidate):
+        return "holds a NUL character; write the file's path"
+    if not _inside(full, root):
+        if candidate.is_absolute():
+            return None if allow_absolute else f"escapes {root}; {allow}"
+        return (
+            f"escapes {root}; image paths are relative to the dataset root and must stay inside it"
+        )
+    real = full.resolve()
+    if allow_absolute or _inside(real, real_root):
+        return None
+    return f"is a symbolic link to {real}, outside {real_root}; {allow}"
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
 
 
 def _parse_bools(cells: pd.Series, path: Path, column: str) -> pd.Series:

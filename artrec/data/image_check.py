@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 from rich.progress import track
 
@@ -11,6 +13,35 @@ from artrec.data.dataset import Dataset
 from artrec.errors import ConfigError, CorruptImageError, preview
 
 ON_ERROR = ("skip", "fail")
+DECODE_ERRORS = (
+    FileNotFoundError,
+    UnidentifiedImageError,
+    Image.DecompressionBombError,
+    OSError,
+    SyntaxError,
+    ValueError,
+)
+_WIDE_GREY = ("I", "I;16", "I;16B", "I;16L", "I;16N")  # 16-bit (or wider) grey levels
+_ALPHA = ("RGBA", "RGBa", "LA", "La", "PA")
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """The decoded image as 8-bit RGB: 16-bit grey levels scaled to 8 bits (Pillow would
+    clip them to white), transparent pixels composited on a white background."""
+    if image.mode in _WIDE_GREY:
+        levels = np.asarray(image, dtype=np.float64) / 257.0
+        image = Image.fromarray(np.clip(np.rint(levels), 0, 255).astype(np.uint8), "L")
+    if image.mode in _ALPHA or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def read_rgb(path: str | Path) -> Image.Image:
+    """Decode the whole image file at ``path`` into 8-bit RGB (see :func:`to_rgb`)."""
+    with Image.open(path) as image:
+        return to_rgb(image)
 
 
 @dataclass
@@ -35,13 +66,13 @@ class ImageReport:
 
 
 def image_problem(path: str) -> str | None:
-    """Why the image at ``path`` cannot be used, or ``None`` if it decodes."""
+    """Why the image at ``path`` cannot be used, or ``None`` if it decodes fully (a
+    truncated file passes a header check, not a full decode)."""
     try:
-        with Image.open(path) as image:
-            image.verify()
+        read_rgb(path)
     except FileNotFoundError:
         return "file not found"
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except DECODE_ERRORS as exc:
         return f"not a decodable image ({type(exc).__name__}: {exc})"
     return None
 

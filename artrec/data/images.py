@@ -12,14 +12,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch.utils.data import Dataset as TorchDataset
 
+from artrec.data.image_check import DECODE_ERRORS, read_rgb
 from artrec.errors import ConfigError, CorruptImageError
 from artrec.io import atomic_path
 
 IMAGE_ERRORS = ("skip", "fail")
-_DECODE_ERRORS = (FileNotFoundError, UnidentifiedImageError, OSError, SyntaxError, ValueError)
+CACHE_VERSION = 2  # bump when decoding changes: cached small copies are then redone
 
 
 class ItemImages(TorchDataset):
@@ -55,7 +56,7 @@ class ItemImages(TorchDataset):
             if path is None:
                 raise FileNotFoundError("item has no image")
             tensor = self.transform(self._open(path))
-        except _DECODE_ERRORS as exc:
+        except DECODE_ERRORS as exc:
             if self.on_error == "fail":
                 raise CorruptImageError(
                     f"image {path} (item row {self.rows[index]}): {type(exc).__name__}: {exc}. "
@@ -71,21 +72,21 @@ class ItemImages(TorchDataset):
 
     def _open(self, path: str) -> Image.Image:
         if self.cache_dir is None:
-            with Image.open(path) as image:
-                return image.convert("RGB")
+            return read_rgb(path)
         return _cached_small_copy(Path(path), self.cache_dir, self.max_side)
 
 
 def _cached_small_copy(path: Path, cache_dir: Path, max_side: int) -> Image.Image:
     """The image, shrunk to ``max_side`` (longest side) through an on-disk cache."""
     stat = path.stat()
-    key = hashlib.sha1(f"{path.resolve()}|{stat.st_mtime_ns}|{stat.st_size}|{max_side}".encode())
+    key = hashlib.sha1(
+        f"{path.resolve()}|{stat.st_mtime_ns}|{stat.st_size}|{max_side}|{CACHE_VERSION}".encode()
+    )
     cached = cache_dir / f"{key.hexdigest()}.png"
     if cached.is_file():
         with Image.open(cached) as image:
             return image.convert("RGB")
-    with Image.open(path) as image:
-        image = image.convert("RGB")
+    image = read_rgb(path)
     if max(image.size) <= max_side:
         return image
     image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)

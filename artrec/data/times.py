@@ -42,13 +42,22 @@ def parse_times(
             f"(e.g. {text[bad].iloc[0]!r}); use seconds (e.g. 1404371247) or ISO-8601 "
             "(e.g. 2014-07-03T07:07:27)."
         )
+    infinite = is_numeric & np.isinf(numeric)
+    if infinite.any():
+        raise TimeFormatError(
+            f"{file}: column '{column}' has non-finite time(s) on line(s) "
+            f"{preview(_lines(infinite))} (e.g. {text[infinite].iloc[0]!r}); write a finite "
+            "number of seconds or an ISO-8601 time."
+        )
     if is_numeric.any() and is_iso.any():
         raise TimeFormatError(
             f"{file}: column '{column}' mixes numeric times (line {_lines(is_numeric)[0]}) "
             f"and ISO-8601 times (line {_lines(is_iso)[0]}); write all times in one format."
         )
     if is_iso.any():
-        seconds = (iso - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+        # in microseconds: nanoseconds would overflow outside the years 1677 to 2262
+        epoch = pd.Timestamp(0, tz="UTC").as_unit("us")
+        seconds = (iso.dt.as_unit("us") - epoch) / pd.Timedelta(seconds=1)
         return seconds.to_numpy(dtype=np.float64), ISO
     kind = NUMERIC if is_numeric.any() else None
     return numeric.to_numpy(dtype=np.float64), kind

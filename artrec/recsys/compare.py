@@ -36,6 +36,9 @@ RANDOM = "Random"
 STATS = ("mean", "ci_low", "ci_high", "p_value", "p_holm", "significant", "is_best")
 CSV_COLUMNS = ("system", "metric", *STATS)
 DAGGER = "†"
+_MARKDOWN_SPECIALS = {"&": "&amp;", "<": "&lt;", ">": "&gt;"} | {
+    char: "\\" + char for char in "\\`*_[]|"
+}
 
 
 def metric_labels(k: int) -> list[str]:
@@ -80,7 +83,7 @@ class Comparison:
         lines = [_md_row(header), _md_row(["---", *["---:"] * len(self.metrics)])]
         for system in self.table.index:
             cells = [_format_cell(self.table.loc[system, metric]) for metric in self.metrics]
-            lines.append(_md_row([system, *cells]))
+            lines.append(_md_row([markdown_escape(system), *cells]))
         return "\n".join(lines) + "\n\n" + self._footnote() + "\n"
 
     def _footnote(self) -> str:
@@ -243,4 +246,11 @@ def _format_cell(stats: pd.Series) -> str:
 
 
 def _md_row(cells: list[str]) -> str:
-    return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+    return "| " + " | ".join(cells) + " |"
+
+
+def markdown_escape(text: str) -> str:
+    """``text`` (a run name, a label) as literal Markdown: no HTML, emphasis, link, code or
+    table cell boundary can come out of it, and it stays on one line."""
+    one_line = " ".join(str(text).splitlines())
+    return "".join(_MARKDOWN_SPECIALS.get(char, char) for char in one_line)

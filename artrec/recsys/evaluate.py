@@ -3,6 +3,7 @@ its result, and the files it writes (SPEC section 5)."""
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +16,9 @@ from rich.progress import track
 
 from artrec.data import Dataset
 from artrec.data.csvio import write_csv_atomic
+from artrec.data.dataset import ITEMS_FILE, PURCHASES_FILE
 from artrec.embeddings import EmbeddingTable
-from artrec.errors import ConfigError
+from artrec.errors import ArtrecError, ConfigError, DatasetError, EmbeddingsError, preview
 from artrec.io import write_json_atomic
 from artrec.recsys.config import ProtocolConfig
 from artrec.recsys.metrics import (
@@ -27,7 +29,7 @@ from artrec.recsys.metrics import (
     random_expectation,
     sample_random_ranks,
 )
-from artrec.recsys.protocol import Inventory, TestCases, build_timeline
+from artrec.recsys.protocol import Inventory, TestCases, Timeline, build_timeline
 from artrec.recsys.scoring import plan_batches, ragged, rank_batches, score_batches, unit_vectors
 from artrec.rundir import METRICS_FILE, PER_CASE_FILE
 
@@ -40,6 +42,8 @@ TIMELINE_SETTINGS = (
     "ground_truth",
     "missing_embeddings",
 )
+NO_CASE = "so no test case exists and no metric can be computed"
+log = logging.getLogger("artrec")
 
 
 @dataclass(frozen=True)
@@ -96,10 +100,22 @@ def evaluate(
     """Run the purchase-prediction protocol (SPEC sections 3-4) of ``embeddings`` on
     ``dataset``."""
     device = _device(protocol.device)
+    _require_rows(dataset)
     unit, present = unit_vectors(embeddings, dataset.item_ids, device)
     settings = {name: getattr(protocol, name) for name in TIMELINE_SETTINGS}
-    timeline = build_timeline(dataset, present, source=embeddings.source, **settings)
+    skipped = np.isin(dataset.item_ids, embeddings.skipped_ids)
+    timeline = build_timeline(
+        dataset, present, source=embeddings.source, skipped=skipped, **settings
+    )
     cases = timeline.cases
+    if not len(cases):
+        raise _no_test_case(dataset, embeddings, present, timeline, protocol.min_profile)
+    if timeline.n_dropped_items:
+        log.warning(
+            "%d item(s) without an embedding dropped from candidates, profiles and ground "
+            "truth (n_dropped_items in metrics.json)",
+            timeline.n_dropped_items,
+        )
     ranked = _rank(cases, timeline.inventory, unit, protocol, progress)
     per_case = _frame(cases, ranked.n, case_metrics(ranked, protocol.k, protocol.variant))
     expected = random_expectation(ranked.n, ranked.g, protocol.k, protocol.variant)
@@ -128,6 +144,48 @@ def _device(name: str) -> str:
             "protocol.device=cuda, but CUDA is not available; use protocol.device=cpu."
         )
     return name
+
+
+def _require_rows(dataset: Dataset) -> None:
+    """Refuse a dataset whose items.csv or purchases.csv holds a header only."""
+    if dataset.items.empty:
+        raise DatasetError(
+            f"{dataset.root / ITEMS_FILE}: no items (a header only), {NO_CASE}; add the items."
+        )
+    if dataset.purchases.empty:
+        raise DatasetError(
+            f"{dataset.root / PURCHASES_FILE}: no purchases (a header only), {NO_CASE}; add "
+            "rows user_id,item_id,time."
+        )
+
+
+def _no_test_case(
+    dataset: Dataset,
+    embeddings: EmbeddingTable,
+    present: np.ndarray,
+    timeline: Timeline,
+    min_profile: int,
+) -> ArtrecError:
+    """Why the protocol found no test case, naming what is empty."""
+    if not present.any():
+        held = f"none of its {len(embeddings)} item id(s) {preview(embeddings.item_ids)}"
+        return EmbeddingsError(
+            f"{embeddings.source}: {held if len(embeddings) else 'no item id at all'} matches "
+            f"an item_id of {dataset.root / ITEMS_FILE} {preview(dataset.item_ids)}: every "
+            f"item is dropped, {NO_CASE}; embed this dataset's items."
+        )
+    purchases = dataset.root / PURCHASES_FILE
+    if timeline.n_skipped:
+        return DatasetError(
+            f"{purchases}: all {timeline.n_skipped} possible test case(s) were skipped, none "
+            f"keeps both a profile and a ground truth in stock ({timeline.n_dropped_items} "
+            f"item(s) dropped for lack of an embedding), {NO_CASE}."
+        )
+    return DatasetError(
+        f"{purchases}: no user has a transaction after earlier ones holding at least "
+        f"protocol.min_profile={min_profile} item(s), {NO_CASE}; the protocol needs users who "
+        "buy more than once."
+    )
 
 
 def _rank(

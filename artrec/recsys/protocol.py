@@ -115,12 +115,14 @@ def build_timeline(
     ground_truth: str = "next",
     missing_embeddings: str = "error",
     source: str = "embeddings",
+    skipped: np.ndarray | None = None,
 ) -> Timeline:
     """Find the test cases of ``dataset`` (SPEC 3.1-3.6, 3.9). ``min_profile`` counts the
     distinct items of the user's earlier transactions. Items the protocol needs (in stock
     at some test time, or in a tested profile) without an embedding raise
     :class:`EmbeddingsError`, or with ``missing_embeddings='drop'`` leave candidates,
-    profiles and ground truth; a case left without profile or ground truth is skipped."""
+    profiles and ground truth; a case left without profile or ground truth is skipped.
+    Items marked in ``skipped`` (their image could not be read) are always dropped."""
     transactions = dataset.transactions
     baskets = [np.asarray(b, dtype=np.int64) for b in transactions["items"]]
     times = transactions["time"].to_numpy(dtype=np.float64)
@@ -129,10 +131,11 @@ def build_timeline(
         transactions, baskets, inventory, min_profile, exclude_consumed, ground_truth
     )
     missing = _needed(walk, inventory, times) & ~has_embedding
-    if missing_embeddings == "error" and missing.any():
+    unexplained = missing if skipped is None else missing & ~skipped
+    if missing_embeddings == "error" and unexplained.any():
         raise EmbeddingsError(
-            f"{source}: {int(missing.sum())} item(s) the protocol needs have no embedding, e.g. "
-            f"{preview(dataset.item_ids[missing])}; embed them, or set "
+            f"{source}: {int(unexplained.sum())} item(s) the protocol needs have no embedding, "
+            f"e.g. {preview(dataset.item_ids[unexplained])}; embed them, or set "
             "protocol.missing_embeddings=drop."
         )
     kept = np.asarray(has_embedding, dtype=bool)

@@ -7,9 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from artrec.data.dataset import Dataset
+from artrec.data.image_check import DECODE_ERRORS, to_rgb
 from artrec.embeddings import EmbeddingTable
 from artrec.recsys.config import ProtocolConfig
 from artrec.recsys.topk import CaseRecommendations, Recommender
@@ -140,8 +141,8 @@ class _Thumbnails:
         if path:
             try:
                 with Image.open(Path(path)) as source:
-                    return ImageOps.fit(source.convert("RGB"), (THUMB, THUMB))
-            except (OSError, UnidentifiedImageError):
+                    return ImageOps.fit(to_rgb(source), (THUMB, THUMB))
+            except DECODE_ERRORS:
                 pass
         tile = Image.new("RGB", (THUMB, THUMB), PLACEHOLDER)
         ImageDraw.Draw(tile).text((4, THUMB // 2 - 6), self.ids[item][:12], fill=INK)

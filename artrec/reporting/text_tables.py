@@ -11,7 +11,7 @@ import html
 import math
 from dataclasses import dataclass, field
 
-from artrec.recsys.compare import DAGGER
+from artrec.recsys.compare import DAGGER, markdown_escape
 from artrec.reporting.console import SHORT_NAMES
 
 MISSING = "-"
@@ -67,10 +67,11 @@ def to_markdown(table: TextTable) -> str:
     """A GitHub-flavoured Markdown table under a bold title, with its notes."""
 
     def row(cells: list[str]) -> str:
-        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+        return "| " + " | ".join(cells) + " |"
 
     align = ["---"] * table.left + ["---:"] * (len(table.header) - table.left)
-    lines = [f"**{table.title}**", "", row(table.header), row(align)]
+    header = [markdown_escape(h) for h in table.header]
+    lines = [f"**{markdown_escape(table.title)}**", "", row(header), row(align)]
     for cells in table.rows:
         lines.append(row([_markdown_cell(cell) for cell in cells]))
     notes = [f"{note}  " for note in table.notes]
@@ -78,7 +79,8 @@ def to_markdown(table: TextTable) -> str:
 
 
 def _markdown_cell(cell: Cell) -> str:
-    text = f"**{cell.text}**" if cell.bold else cell.text
+    text = markdown_escape(cell.text)
+    text = f"**{text}**" if cell.bold else text
     return text + (DAGGER if cell.dagger else "")
 
 

@@ -4,13 +4,11 @@ purchases. A complete output made with the same settings is reused, not recomput
 
 from __future__ import annotations
 
-import logging
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import Logger
@@ -22,7 +20,13 @@ from artrec.data.dataset import Dataset
 from artrec.data.fingerprint import dataset_inputs
 from artrec.data.images import ItemImages
 from artrec.data.source import load_configured_dataset
-from artrec.embeddings import EMBEDDINGS_FILE, EmbeddingTable, load_embeddings, save_embeddings
+from artrec.embeddings import (
+    EMBEDDINGS_FILE,
+    EmbeddingTable,
+    embedded_table,
+    load_embeddings,
+    save_embeddings,
+)
 from artrec.errors import ArtrecError, ConfigError
 from artrec.faults import fault_point
 from artrec.io import cache_root, stable_hash
@@ -37,7 +41,6 @@ from artrec.rundir import file_input
 from artrec.tasks.jobs import Task
 from artrec.tasks.loggers import open_loggers, publish_results
 
-log = logging.getLogger("artrec")
 # Settings that change the embeddings; anything else (batch size, workers, trainer) does not.
 FINGERPRINT_KEYS = ("backbone", "ckpt")
 
@@ -148,21 +151,17 @@ def _extract(
     )
     if merged is None:
         return None
-    rows, vectors, failed = merged
+    rows, vectors, _ = merged
     seconds = time.perf_counter() - started
     console.print(
         f"Embedded {len(rows)} images in {seconds:.1f} s ({len(rows) / seconds:.1f} images/s)"
     )
-    if len(failed):
-        log.warning("%d unreadable images skipped (dataset.image_errors=skip)", len(failed))
     ids = dataset.items["item_id"].to_numpy(dtype=str)
     meta = {
         "backbone": backbone_meta,
         "layer": backbone_meta.get("feature"),
         "dataset": str(dataset.root),
         "checkpoint": cfg.get("ckpt"),
-        "n_unreadable_images": len(failed),
-        "unreadable_images": ids[failed][:20].tolist(),
         "fingerprint": fingerprint,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": {
@@ -171,9 +170,7 @@ def _extract(
             "pytorch_lightning": pl.__version__,
         },
     }
-    return EmbeddingTable(
-        ids[rows], vectors.astype(np.float32), meta, source=str(cfg["output_dir"])
-    )
+    return embedded_table(ids, rows, vectors, meta, source=str(cfg["output_dir"]))
 
 
 def _cache_dir(cache: dict[str, Any]) -> Path:

@@ -7,8 +7,10 @@ import json
 import numpy as np
 import pytest
 
+from artrec.data import load_dataset
 from artrec.embeddings import load_embeddings
-from tests.fixtures import write_image_dataset
+from artrec.recsys import ProtocolConfig, evaluate
+from tests.fixtures import spoil_images, write_image_dataset
 from tests.integration.cli import run_cli
 
 
@@ -57,3 +59,22 @@ def test_unknown_backbone_fails_with_suggestions(dataset_root, tmp_path):
     assert done.returncode == 1
     assert "resnet50" in done.stderr + done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_unreadable_images_are_dropped_with_a_count(tmp_path):
+    """Items 004-006 (a bomb, a truncated JPEG, an empty file) are left out of the file and
+    dropped by the protocol: the cases whose ground truth they were (one per user) are
+    skipped, 10 - 3 remain. recommend_eval's evaluate() on the file drops the same items."""
+    root = write_image_dataset(tmp_path / "ds", n_items=13)
+    spoil_images(root, {"004": "bomb", "005": "truncated", "006": "empty"})
+    done = extract(root, tmp_path / "out")
+    table = load_embeddings(tmp_path / "out/embeddings.npz")
+    assert table.item_ids.tolist() == [f"{i:03d}" for i in (0, 1, 2, 3, 7, 8, 9, 10, 11, 12)]
+    assert table.skipped_ids == ["004", "005", "006"] and table.meta["n_unreadable_images"] == 3
+    metrics = json.loads((tmp_path / "out/metrics.json").read_text())
+    assert (metrics["n_test_cases"], metrics["n_skipped"], metrics["n_dropped_items"]) == (7, 3, 3)
+    log = done.stdout + done.stderr
+    assert "3 item(s) left out: their image could not be read" in log
+    assert "3 item(s) without an embedding dropped" in log and "Traceback" not in log
+    again = evaluate(load_dataset(root), table, ProtocolConfig())
+    assert again.metrics == metrics["metrics"] and again.n_dropped_items == 3

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from artrec.embeddings import load_embeddings
-from tests.fixtures import write_image_dataset
+from tests.fixtures import spoil_images, write_image_dataset
 from tests.integration.cli import run_cli
 
 FAST = (
@@ -98,3 +98,21 @@ def test_frozen_tuning_is_refused(root, tmp_path):
     done = train(root, tmp_path, "tuning=frozen", check=False)
     assert done.returncode == 1
     assert "extract.py" in done.stdout + done.stderr
+
+
+def test_unreadable_images_are_dropped_with_a_count(tmp_path):
+    """Three of 30 items have a bomb, a truncated and an empty image: training goes on
+    without them, and both evaluations drop them (each user loses the one test case whose
+    ground truth was such an item: 27 - 3 cases)."""
+    root = write_image_dataset(tmp_path / "ds", n_items=30, size=32)
+    spoil_images(root, {"004": "bomb", "005": "truncated", "006": "empty"})
+    done = train(root, tmp_path / "run", "dataset.max_epochs=1")
+    for name in ("start/metrics.json", "metrics.json"):
+        metrics = read_metrics(tmp_path / "run" / name)
+        assert (metrics["n_test_cases"], metrics["n_skipped"], metrics["n_dropped_items"]) == (
+            24,
+            3,
+            3,
+        )
+    assert load_embeddings(tmp_path / "run/embeddings.npz").skipped_ids == ["004", "005", "006"]
+    assert "3 item(s) without an embedding dropped" in done.stdout + done.stderr

@@ -80,6 +80,10 @@ def test_numeric_and_iso_times(tmp_path):
     assert iso.items["upload_time"].iloc[1] == pytest.approx(1403680047.223)
     assert iso.purchases["time"].iloc[0] == 86400.0
     assert iso.purchases["time_raw"].iloc[0] == "1970-01-02T00:00:00+00:00"
+    far = load_dataset(
+        write(tmp_path / "f", "item_id,upload_time\na,9999-12-31T23:59:59\nb,0001-01-01\n")
+    )
+    assert far.items["upload_time"].tolist() == [253402300799.0, -62135596800.0]
 
 
 @pytest.mark.parametrize(
@@ -136,6 +140,23 @@ def test_numeric_and_iso_times(tmp_path):
             ["allow_absolute_images=true"],
         ),
         ("item_id,unique\na,maybe\n", None, DatasetError, ["'unique'", "true/false", "'maybe'"]),
+        *[
+            (
+                "item_id\na\n",
+                f"user_id,item_id,time\nu,a,1\nu,a,{time}\n",
+                TimeFormatError,
+                ["purchases.csv", "non-finite", "line(s) [3]", repr(time)],
+            )
+            for time in ("inf", "-inf", "1e400")
+        ],
+        ("item_id,image\na,x\x00y.jpg\n", None, ImagePathError, ["line 2", "NUL character"]),
+        ("item_id,artist\na,x,y\nb,z\n", None, DatasetError, ["items.csv", "more cells than"]),
+        (
+            "item_id,upload_time\na,1\nb,inf\n",
+            None,
+            TimeFormatError,
+            ["items.csv", "'upload_time'", "non-finite", "line(s) [3]"],
+        ),
     ],
 )
 def test_bad_input_names_file_row_and_fix(tmp_path, items, purchases, error, words):
@@ -151,6 +172,41 @@ def test_absolute_images_outside_root_allowed_by_config(tmp_path):
     root = write(tmp_path / "ds", "item_id,image\na,/elsewhere/x.jpg\nb,images/b.jpg\n")
     ds = load_dataset(root, allow_absolute_images=True)
     assert ds.items["image"].tolist() == ["/elsewhere/x.jpg", str(root.absolute() / "images/b.jpg")]
+
+
+def test_a_root_written_with_dot_dot_is_normalised_like_its_images(tmp_path):
+    write(tmp_path / "ds", "item_id,image\na,images/a.jpg\nb,./images/../b.jpg\n")
+    (tmp_path / "other").mkdir()
+    ds = load_dataset(tmp_path / "other" / ".." / "ds")
+    assert ds.root == tmp_path / "ds"
+    assert ds.items["image"].tolist() == [
+        str(tmp_path / "ds/images/a.jpg"),
+        str(tmp_path / "ds/b.jpg"),
+    ]
+
+
+@pytest.mark.parametrize("link", ["images/a.jpg", "images"])
+def test_symlinks_out_of_the_root_are_refused(tmp_path, link):
+    """An image file, or a folder of images, inside the root that links outside it."""
+    outside = tmp_path / "outside"
+    (outside / "images").mkdir(parents=True)
+    (outside / "images/a.jpg").write_bytes(b"")
+    root = write(tmp_path / "ds", "item_id,image\na,images/a.jpg\n")
+    if link != "images":
+        (root / "images").mkdir()
+    (root / link).symlink_to(outside / link)
+    words = r"line 2: image 'images/a\.jpg' is a symbolic link to .*outside/images/a\.jpg, outside"
+    with pytest.raises(ImagePathError, match=words + r".*allow_absolute_images=true"):
+        load_dataset(root)
+    allowed = load_dataset(root, allow_absolute_images=True)
+    assert allowed.items["image"].tolist() == [str(root / "images/a.jpg")]
+
+
+def test_symlinks_inside_the_root_are_followed(tmp_path):
+    root = write(tmp_path / "ds", "item_id,image\na,images/a.jpg\n")
+    (root / "store").mkdir()
+    (root / "images").symlink_to(root / "store")
+    assert load_dataset(root).items["image"].tolist() == [str(root / "images/a.jpg")]
 
 
 def test_missing_directory_and_required_purchases(tmp_path):

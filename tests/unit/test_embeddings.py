@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from artrec.embeddings import EmbeddingTable, load_embeddings, save_embeddings
+from artrec.embeddings import EmbeddingTable, embedded_table, load_embeddings, save_embeddings
 from artrec.errors import EmbeddingsError
 
 
@@ -102,3 +102,52 @@ def test_meta_is_a_json_string(tmp_path):
     with np.load(path, allow_pickle=False) as data:
         assert data["meta"].ndim == 0
         assert json.loads(str(data["meta"])) == {"backbone": "test"}
+
+
+def _npz_bytes(tmp_path) -> bytes:
+    return save_embeddings(table(), tmp_path / "good.npz").read_bytes()
+
+
+def _npy_bytes(tmp_path) -> bytes:
+    np.save(tmp_path / "v.npy", np.zeros((2, 3), np.float32))
+    return (tmp_path / "v.npy").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (lambda tmp: b"item_id,x\na,1\n", r"not an \.npz file \(not a zip archive\)"),
+        (lambda tmp: b"", r"empty file \(0 bytes\), not an \.npz file"),
+        (lambda tmp: _npy_bytes(tmp), r"a single-array \.npy file, not an \.npz file"),
+        (lambda tmp: _npz_bytes(tmp)[:100], r"not a readable \.npz .*\(BadZipFile: "),
+        (lambda tmp: _npz_bytes(tmp)[:-30], r"not a readable \.npz .*\(BadZipFile: "),
+    ],
+    ids=["text", "zero-byte", "npy", "truncated-early", "truncated-late"],
+)
+def test_files_that_are_not_npz_archives_get_one_line_errors(tmp_path, content, message):
+    path = tmp_path / "e.npz"
+    path.write_bytes(content(tmp_path))
+    with pytest.raises(EmbeddingsError, match=message) as caught:
+        load_embeddings(path)
+    text = str(caught.value)
+    assert text.startswith(f"{path}: ") and "\n" not in text
+    assert "pickle" not in text
+
+
+def test_vectors_of_dimension_zero_are_refused(tmp_path):
+    path = tmp_path / "flat.npz"
+    np.savez(path, item_ids=np.array(["a", "b"]), embeddings=np.zeros((2, 0), np.float32))
+    with pytest.raises(EmbeddingsError, match=r"dimension 0 \(shape \(2, 0\)\)"):
+        load_embeddings(path)
+
+
+def test_embedded_table_lists_the_items_left_out(caplog):
+    ids = np.array(["a", "b", "c", "d"])
+    with caplog.at_level("WARNING", logger="artrec"):
+        made = embedded_table(ids, np.array([0, 2]), np.ones((2, 3)), {"x": 1}, "src")
+    assert made.item_ids.tolist() == ["a", "c"] and made.vectors.dtype == np.float32
+    assert made.meta == {"x": 1, "n_unreadable_images": 2, "unreadable_images": ["b", "d"]}
+    assert made.skipped_ids == ["b", "d"]
+    assert "2 item(s) left out: their image could not be read" in caplog.text
+    assert "['b', 'd']" in caplog.text
+    assert table().skipped_ids == []

@@ -230,3 +230,13 @@ def test_random_with_other_cases_and_bad_settings_raise():
         compare_systems({}, _table(6)[METRICS], k=20)
     with pytest.raises(ConfigError, match="alpha"):
         compare_systems(systems, _table(6)[METRICS], k=20, alpha=1.5)
+
+
+def test_markdown_escapes_system_names():
+    systems = {"<script>x</script>": _const(4, 0.5, auc=0.5), "a|b_c": _const(4, 0.25, auc=0.5)}
+    random = _const(4, 0.125, auc=0.5)[METRICS]
+    comp = compare_systems(systems, random, k=10, n_bootstrap=10, seed=0)
+    rows = comp.to_markdown().splitlines()
+    assert rows[2].startswith("| &lt;script&gt;x&lt;/script&gt; | **0.5000** [0.500, 0.500] |")
+    assert rows[3].startswith("| a\\|b\\_c | 0.2500")
+    assert "<script>" not in comp.to_markdown()

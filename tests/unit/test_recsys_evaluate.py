@@ -10,11 +10,13 @@ import pytest
 import torch
 from recsys_testkit import exact_vectors, random_shop, run, table, write_dataset
 
-from artrec.errors import ConfigError
+from artrec.embeddings import EmbeddingTable
+from artrec.errors import ConfigError, DatasetError, EmbeddingsError
 from artrec.recsys import ProtocolConfig, evaluate, sampled_random_per_case, write_result
 from artrec.recsys.evaluate import PER_CASE_COLUMNS
 
 VECTORS = {"q": [1, 0], "x": [1, 0], "y": [-1, 0], "z": [0, 1]}
+VECTORS_AB = {"a": [1, 0], "b": [0, 1]}
 
 
 def _two_users(tmp_path, times=("1", "2", "3", "4"), user_a="A"):
@@ -117,12 +119,72 @@ def test_write_result_matches_spec_section_5(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["metrics.json", "per_case.csv"]
 
 
-def test_no_test_cases_gives_null_averages(tmp_path):
-    dataset = write_dataset(tmp_path, "item_id\na\nb", "user_id,item_id,time\nu,a,1\nv,b,2")
-    result = run(dataset, {"a": [1, 0], "b": [0, 1]})
-    payload = result.to_json("e", "d")
-    assert payload["n_test_cases"] == 0 and payload["metrics"]["recall@20"] is None
-    assert result.per_case.empty and list(result.per_case.columns) == list(PER_CASE_COLUMNS)
+NO_PURCHASES = "user_id,item_id,time"
+ONE_BASKET_EACH = "user_id,item_id,time\nu,a,1\nv,b,2"
+REPEAT_BUYER = "user_id,item_id,time\nu,a,1\nu,b,2"
+
+
+@pytest.mark.parametrize(
+    ("items", "purchases", "vectors", "error", "words"),
+    [
+        ("item_id", NO_PURCHASES, {}, DatasetError, r"items\.csv: no items \(a header only\)"),
+        ("item_id\na\nb", NO_PURCHASES, VECTORS_AB, DatasetError, r"purchases\.csv: no purch"),
+        (
+            "item_id\na\nb",
+            REPEAT_BUYER,
+            {"x": [1, 0]},
+            EmbeddingsError,
+            r"none of its 1 item id\(s\) \['x'\] matches an item_id of .*items\.csv \['a', 'b'\]",
+        ),
+        ("item_id\na\nb", REPEAT_BUYER, {}, EmbeddingsError, "no item id at all matches"),
+        (
+            "item_id\na\nb",
+            ONE_BASKET_EACH,
+            VECTORS_AB,
+            DatasetError,
+            r"no user has a transaction after earlier ones .*min_profile=1",
+        ),
+        (
+            "item_id\na\nb",
+            REPEAT_BUYER,
+            {"a": [1, 0]},
+            DatasetError,
+            r"all 1 possible test case\(s\) were skipped.*\(1 item\(s\) dropped",
+        ),
+    ],
+)
+def test_no_test_case_is_an_error_saying_what_is_empty(
+    tmp_path, items, purchases, vectors, error, words
+):
+    dataset = write_dataset(tmp_path, items, purchases)
+    ids = np.array(list(vectors), dtype=str)
+    embeddings = EmbeddingTable(ids, np.array(list(vectors.values()), np.float32).reshape(-1, 2))
+    with pytest.raises(error, match=words) as caught:
+        evaluate(dataset, embeddings, ProtocolConfig(missing_embeddings="drop"))
+    assert "so no test case exists" in str(caught.value)
+
+
+def test_items_whose_image_was_skipped_are_dropped_with_a_count(tmp_path, caplog):
+    """y's image was unreadable: it leaves candidates and ground truth even though
+    missing_embeddings=error; A's case at time 3 (ground truth y) is skipped."""
+    vectors = {key: value for key, value in VECTORS.items() if key != "y"}
+    embeddings = EmbeddingTable(
+        np.array(list(vectors), dtype=str),
+        np.array(list(vectors.values()), np.float32),
+        {"unreadable_images": ["y"]},
+    )
+    with caplog.at_level("WARNING", logger="artrec"):
+        result = evaluate(_two_users(tmp_path), embeddings, ProtocolConfig(k=1))
+    assert (result.n_test_cases, result.n_skipped, result.n_dropped_items) == (2, 1, 1)
+    assert result.per_case[["user_id", "n_candidates", "first_rank"]].values.tolist() == [
+        ["A", 2, 1],
+        ["B", 2, 1],
+    ]
+    assert result.metrics["recall@1"] == 1.0
+    assert result.to_json("e", "d")["n_dropped_items"] == 1
+    assert "1 item(s) without an embedding dropped" in caplog.text
+    with pytest.raises(EmbeddingsError, match=r"1 item\(s\) the protocol needs.*\['y'\]"):
+        evaluate(_two_users(tmp_path), table(vectors), ProtocolConfig(k=1))
 
 
 def test_sampled_random_is_seeded_and_keeps_the_cases(tmp_path):

@@ -143,10 +143,12 @@ def test_renderers_mark_best_and_daggers_and_escape():
         frozenset({1}),
         ["note <x>"],
     )
-    assert to_markdown(table).splitlines()[2:6] == [
+    assert to_markdown(table).splitlines()[:6] == [
+        "**T &amp; 50%**",
+        "",
         "| run | R@20 |",
         "| --- | ---: |",
-        "| a_b | **0.5000** |",
+        "| a\\_b | **0.5000** |",
         "| c\\|d | 0.1000† |",
     ]
     latex = to_latex(table)
@@ -154,3 +156,19 @@ def test_renderers_mark_best_and_daggers_and_escape():
     assert "a\\_b & \\textbf{0.5000} \\\\\n\\midrule\nc|d & 0.1000$^\\dagger$ \\\\" in latex
     html = to_html(table)
     assert "<b>0.5000</b>" in html and "0.1000&dagger;" in html and "note &lt;x&gt;" in html
+
+
+def test_markdown_cells_are_literal_text():
+    """A run name or label is never HTML, emphasis, a link or a cell boundary in table*.md."""
+    table = TextTable(
+        "<b>group</b>",
+        ["run", "R@20"],
+        [[Cell("<script>alert(1)</script>", bold=True), Cell("x*y* [l](u) `c`\nz")]],
+    )
+    assert to_markdown(table).splitlines()[:5] == [
+        "**&lt;b&gt;group&lt;/b&gt;**",
+        "",
+        "| run | R@20 |",
+        "| --- | ---: |",
+        "| **&lt;script&gt;alert(1)&lt;/script&gt;** | x\\*y\\* \\[l\\](u) \\`c\\` z |",
+    ]
