@@ -1,4 +1,4 @@
-"""Embed every item with a frozen backbone: embeddings.npz (SPEC section 2), then the protocol.
+"""Embed every item with a frozen backbone: embeddings.npz (docs/data.md), then the protocol.
 
 python extract.py dataset=demo backbone=efficientnet_lite0
 python extract.py -m backbone=resnet50,vgg19 dataset=ugallery dataset.root=ROOT

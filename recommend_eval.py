@@ -1,4 +1,4 @@
-"""Evaluate embeddings with the purchase-prediction protocol (SPEC sections 3 to 5).
+"""Evaluate embeddings with the purchase-prediction protocol (docs/protocol.md).
 
 python recommend_eval.py dataset=folder dataset.root=ROOT embeddings=FILE.npz hydra.run.dir=OUT
 """

@@ -1,4 +1,4 @@
-"""Embedding tables (SPEC section 2): item ids + vectors + meta; atomic save, safe load."""
+"""Embedding tables (docs/data.md): item ids + vectors + meta; atomic save, safe load."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ def load_embeddings(path: str | Path) -> EmbeddingTable:
             if missing:
                 raise EmbeddingsError(
                     f"{path}: missing array(s) {missing}; found {data.files}. "
-                    "An embeddings file holds item_ids [N] and embeddings [N, D] (SPEC section 2)."
+                    "An embeddings file holds item_ids [N] and embeddings [N, D] (docs/data.md)."
                 )
             item_ids, vectors = data["item_ids"], data["embeddings"]
             meta = _parse_meta(data["meta"], path) if "meta" in data.files else {}

@@ -10,7 +10,7 @@ class ArtrecError(Exception):
 
 
 class DatasetError(ArtrecError):
-    """A canonical dataset directory breaks SPEC section 1."""
+    """A canonical dataset directory breaks docs/data.md."""
 
 
 class MissingColumnError(DatasetError):
@@ -42,7 +42,7 @@ class ConversionError(ArtrecError):
 
 
 class EmbeddingsError(ArtrecError):
-    """An embeddings file breaks SPEC section 2, or does not cover the items needed."""
+    """An embeddings file breaks its format (docs/data.md), or does not cover the items needed."""
 
 
 class ConfigError(ArtrecError):

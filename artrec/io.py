@@ -1,6 +1,6 @@
 """Atomic file writes: a temporary file in the target's directory, then a rename.
 
-A killed run never leaves a half-written result behind (SPEC section 5).
+A killed run never leaves a half-written result behind (docs/outputs.md).
 """
 
 from __future__ import annotations

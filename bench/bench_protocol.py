@@ -102,7 +102,7 @@ def exact_unit_vectors(n: int, dim: int, seed: int) -> np.ndarray:
 
 
 def baseline(dataset: Dataset, table: EmbeddingTable, k: int = 20):
-    """SPEC section 3 with default settings, one test case at a time, in plain numpy (a
+    """docs/protocol.md with default settings, one test case at a time, in plain numpy (a
     ``unique`` cell wins over the bought-once rule)."""
     vectors, _ = table.align(dataset.item_ids.tolist())
     unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-30)

@@ -1,4 +1,4 @@
-"""The recommendation-evaluation callback: the protocol (SPEC sections 3 to 5) inside training.
+"""The recommendation-evaluation callback: the protocol (docs/protocol.md) inside training.
 
 At fit start it judges the starting embedding (the backbone's features); after fit, the
 best checkpoint's shared layer; optionally every N epochs, the current one. It calls the

@@ -1,4 +1,4 @@
-"""Canonical datasets (SPEC section 1): loading, validation, adapters, the demo gallery."""
+"""Canonical datasets (docs/data.md): loading, validation, adapters, the demo gallery."""
 
 from artrec.data.dataset import Dataset, load_dataset
 

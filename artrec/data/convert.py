@@ -1,4 +1,4 @@
-"""Convert a raw data set to the canonical layout (SPEC section 1).
+"""Convert a raw data set to the canonical layout (docs/data.md).
 
     python -m artrec.data.convert <format> --src DIR --out DIR [format options]
 

@@ -17,7 +17,7 @@ def read_string_csv(
     required: Iterable[str] = (),
     *,
     names: list[str] | None = None,
-    column_fix: str = "Add them to the header (see SPEC section 1).",
+    column_fix: str = "Add them to the header (see docs/data.md).",
 ) -> pd.DataFrame:
     """Read a CSV with every cell as a string (``007`` stays ``007``; empty stays ``""``).
 

@@ -1,4 +1,4 @@
-"""Load and validate a canonical dataset directory (SPEC section 1) into typed tables."""
+"""Load and validate a canonical dataset directory (docs/data.md) into typed tables."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The embedded demo gallery: a synthetic art shop in the canonical layout (SPEC section 1).
+"""The embedded demo gallery: a synthetic art shop in the canonical layout (docs/data.md).
 
 Artists have recognisable styles, users buy mostly from a few favourite artists, and items
 leave the stock once sold, so the research questions have visible answers on it. The

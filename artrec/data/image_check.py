@@ -1,4 +1,4 @@
-"""Check that every item's image can be decoded (SPEC section 1: counted, then skipped or fatal)."""
+"""Check that every item's image can be decoded (docs/data.md: counted, then skipped or fatal)."""
 
 from __future__ import annotations
 

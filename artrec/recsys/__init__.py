@@ -1,4 +1,4 @@
-"""The time-aware purchase-prediction protocol (SPEC sections 3-5) as pure functions."""
+"""The time-aware purchase-prediction protocol (docs/protocol.md) as pure functions."""
 
 from artrec.recsys.config import ProtocolConfig
 from artrec.recsys.evaluate import EvalResult, evaluate, sampled_random_per_case, write_result

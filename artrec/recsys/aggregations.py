@@ -1,4 +1,4 @@
-"""How a profile's similarities become one score per candidate (SPEC 3.7): ``max``,
+"""How a profile's similarities become one score per candidate (docs/protocol.md, rule 7): ``max``,
 ``mean`` and ``topk_mean``, as in-place updates of a per-batch state tensor.
 
 Each aggregation gets the similarity rows of a batch's profile items (``update``), folds a

@@ -1,4 +1,4 @@
-"""Compare recommendation systems evaluated on the same test cases (SPEC section 5 per_case.csv).
+"""Compare recommendation systems evaluated on the same test cases (docs/outputs.md per_case.csv).
 
 Per metric: the mean over test cases with a paired percentile-bootstrap interval, and a
 paired Wilcoxon signed-rank test of every other system (and the random baseline) against
@@ -192,7 +192,7 @@ def _check_cases(
         if missing:
             raise ComparisonError(
                 f"Per-case table of {name!r} lacks column(s) {missing}; found "
-                f"{list(frame.columns)}. Use the per_case.csv layout of SPEC section 5."
+                f"{list(frame.columns)}. Use the per_case.csv layout of docs/outputs.md."
             )
     ref_name, ref = next(iter(systems.items()))
     if len(ref) == 0:

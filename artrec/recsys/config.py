@@ -1,4 +1,4 @@
-"""The protocol settings of SPEC section 3 (the ``protocol`` config group), validated."""
+"""The protocol settings of docs/protocol.md (the ``protocol`` config group), validated."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ MINIMUM: dict[str, int] = {"k": 1, "min_profile": 1, "topk": 1, "batch_size": 1,
 
 @dataclass(frozen=True)
 class ProtocolConfig:
-    """Every protocol setting, with SPEC section 3's defaults.
+    """Every protocol setting, with docs/protocol.md's defaults.
 
     ``batch_size`` bounds the test cases and the profile items handled per chunk; memory
     grows like (3 + topk) * batch_size * n_items * 4 bytes. ``random_seed`` seeds the

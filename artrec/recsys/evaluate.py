@@ -1,5 +1,5 @@
 """``evaluate()``: the one protocol run that recommend_eval.py and the training callback share,
-its result, and the files it writes (SPEC section 5)."""
+its result, and the files it writes (docs/outputs.md)."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ class EvalResult:
     protocol: dict[str, Any]
 
     def to_json(self, embeddings_label: str, dataset_label: str) -> dict[str, Any]:
-        """The metrics.json payload of SPEC section 5 (undefined averages become null)."""
+        """The metrics.json payload of docs/outputs.md (undefined averages become null)."""
         return {
             "k": self.k,
             "n_test_cases": self.n_test_cases,
@@ -97,8 +97,8 @@ def evaluate(
     protocol: ProtocolConfig,
     progress: bool = False,
 ) -> EvalResult:
-    """Run the purchase-prediction protocol (SPEC sections 3-4) of ``embeddings`` on
-    ``dataset``."""
+    """Run the purchase-prediction protocol (docs/protocol.md, docs/metrics.md) of
+    ``embeddings`` on ``dataset``."""
     device = _device(protocol.device)
     _require_rows(dataset)
     unit, present = unit_vectors(embeddings, dataset.item_ids, device)

@@ -1,4 +1,4 @@
-"""Ranking metrics of SPEC section 4, per test case, from the ranks of its relevant items.
+"""Ranking metrics of docs/metrics.md, per test case, from the ranks of its relevant items.
 
 A test case is summed up by ``n`` (candidates), ``g`` (relevant candidates) and the sorted
 1-based ranks of its relevant items; every metric, both variants, follows from those. The

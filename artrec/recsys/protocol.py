@@ -1,4 +1,4 @@
-"""The purchase-prediction timeline of SPEC section 3: which items are in stock when, which
+"""The purchase-prediction timeline of docs/protocol.md: which items are in stock when, which
 transactions are test cases, each case's profile and ground truth.
 
 Everything here is index work over items.csv rows; scores come later (``scoring``). A case
@@ -117,11 +117,12 @@ def build_timeline(
     source: str = "embeddings",
     skipped: np.ndarray | None = None,
 ) -> Timeline:
-    """Find the test cases of ``dataset`` (SPEC 3.1-3.6, 3.9). ``min_profile`` counts the
-    distinct items of the user's earlier transactions. Items the protocol needs (in stock
-    at some test time, or in a tested profile) without an embedding raise
-    :class:`EmbeddingsError`, or with ``missing_embeddings='drop'`` leave candidates,
-    profiles and ground truth; a case left without profile or ground truth is skipped.
+    """Find the test cases of ``dataset`` (docs/protocol.md, rules 1-6 and 9).
+    ``min_profile`` counts the distinct items of the user's earlier transactions. Items
+    the protocol needs (in stock at some test time, or in a tested profile) without an
+    embedding raise :class:`EmbeddingsError`, or with ``missing_embeddings='drop'`` leave
+    candidates, profiles and ground truth; a case left without profile or ground truth is
+    skipped.
     Items marked in ``skipped`` (their image could not be read) are always dropped."""
     transactions = dataset.transactions
     baskets = [np.asarray(b, dtype=np.int64) for b in transactions["items"]]

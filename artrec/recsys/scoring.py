@@ -1,4 +1,4 @@
-"""Scores and ranks (SPEC 3.7-3.8) as chunked matrix work on a torch device.
+"""Scores and ranks (docs/protocol.md, rules 7-8) as chunked matrix work on a torch device.
 
 Cases are taken user by user, a batch at a time. In a batch, the cosine rows of the
 distinct profile items are computed once (matrix products with all items), each case
@@ -107,7 +107,8 @@ def score_batches(
     batch_size: int,
     batches: list[np.ndarray],
 ) -> Iterator[BatchScores]:
-    """Score the cases batch by batch (SPEC 3.6-3.7); ranks and top-k lists both start here."""
+    """Score the cases batch by batch (docs/protocol.md, rules 6-7); ranks and top-k lists
+    both start here."""
     stock = _Stock(inventory, unit.device)
     work = _Workspace(unit, batch_size, AGGREGATIONS[aggregation](topk))
     for batch in batches:

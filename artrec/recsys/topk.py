@@ -4,7 +4,7 @@
 items themselves. This module reuses the protocol's timeline and batched scoring, scoring
 the very batches ``evaluate()`` forms (so the float32 scores, and hence every tie, are the
 same), and sorts only the chosen cases' rows: by score, descending, ties to the item that
-comes first in items.csv (SPEC 3.8).
+comes first in items.csv (docs/protocol.md, rule 8).
 """
 
 from __future__ import annotations

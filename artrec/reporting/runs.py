@@ -116,7 +116,7 @@ class Run:
 
     @cached_property
     def meta(self) -> dict[str, Any]:
-        """The embeddings' meta (SPEC section 2), read without loading the vectors."""
+        """The embeddings' meta (docs/data.md), read without loading the vectors."""
         path = self.embeddings_path
         if path is None:
             return {}

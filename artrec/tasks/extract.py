@@ -1,5 +1,5 @@
 """extract: embed every item of a dataset with a frozen backbone (or the colour histogram),
-write ``embeddings.npz`` (SPEC section 2), and judge it with the protocol when there are
+write ``embeddings.npz`` (docs/data.md), and judge it with the protocol when there are
 purchases. A complete output made with the same settings is reused, not recomputed."""
 
 from __future__ import annotations

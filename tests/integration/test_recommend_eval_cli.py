@@ -1,4 +1,4 @@
-"""recommend_eval.py as SPEC section 5 invokes it, on one and on several embeddings files."""
+"""recommend_eval.py as docs/outputs.md invokes it, on one and on several embeddings files."""
 
 from __future__ import annotations
 

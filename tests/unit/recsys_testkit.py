@@ -59,7 +59,7 @@ def exact_vectors(ids: list[str], seed: int, dim: int = 8) -> dict[str, list[flo
 
 
 def reference(dataset: Dataset, vectors: dict[str, list[float]], **settings) -> pd.DataFrame:
-    """SPEC section 3 written out literally, one test case at a time (float64 scores):
+    """docs/protocol.md written out literally, one test case at a time (float64 scores):
     ``user_id``, ``time`` (raw), ``n_candidates`` and the sorted ranks of G, per case."""
     cfg = ProtocolConfig(**settings)
     items = dataset.items

@@ -1,4 +1,4 @@
-"""The canonical dataset layer: SPEC section 1, every bad input with its own clear error."""
+"""The canonical dataset layer: docs/data.md, every bad input with its own clear error."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Embeddings files (SPEC section 2): round trip, safe loading, every malformed input."""
+"""Embeddings files (docs/data.md): round trip, safe loading, every malformed input."""
 
 from __future__ import annotations
 

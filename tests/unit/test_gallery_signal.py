@@ -95,7 +95,7 @@ def test_media_change_the_texture(small: Path) -> None:
 
 
 def _histogram_recall_ratio(root: Path, k: int = 20) -> float:
-    """Recall@k of colour histograms under SPEC section 3 (max cosine to the profile,
+    """Recall@k of colour histograms under docs/protocol.md (max cosine to the profile,
     among items in stock) divided by the exact random expectation."""
     dataset = load_dataset(root, require_purchases=True)
     hist = _histograms(root, bins=8)

@@ -1,4 +1,4 @@
-"""evaluate(): averages, the random baseline, settings, and the files of SPEC section 5."""
+"""evaluate(): averages, the random baseline, settings, and the files of docs/outputs.md."""
 
 from __future__ import annotations
 

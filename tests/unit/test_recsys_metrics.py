@@ -1,4 +1,4 @@
-"""Metrics of SPEC section 4 (both variants), pytrec_eval as oracle, exact random baseline."""
+"""Metrics of docs/metrics.md (both variants), pytrec_eval as oracle, exact random baseline."""
 
 from __future__ import annotations
 

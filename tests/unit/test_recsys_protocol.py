@@ -1,4 +1,4 @@
-"""The timeline of SPEC section 3: inventory, uniqueness, test cases, profiles, ground truth."""
+"""The timeline of docs/protocol.md: inventory, uniqueness, test cases, profiles, ground truth."""
 
 from __future__ import annotations
 

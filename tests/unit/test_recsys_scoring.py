@@ -1,4 +1,5 @@
-"""Scores and ranks (SPEC 3.7-3.8): aggregations, ties, zero vectors, batching, invariance."""
+"""Scores and ranks (docs/protocol.md, rules 7-8): aggregations, ties, zero vectors,
+batching, invariance."""
 
 from __future__ import annotations
 
@@ -124,7 +125,7 @@ SETTINGS = [
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("settings", SETTINGS)
 def test_matches_a_literal_reference_on_random_shops(tmp_path, seed, settings):
-    """Batched, incremental, counted ranks equal a per-case full sort of SPEC section 3,
+    """Batched, incremental, counted ranks equal a per-case full sort of docs/protocol.md,
     exactly (cosines are multiples of 1/4, so ties are frequent and exact)."""
     dataset = random_shop(tmp_path, seed)
     vectors = exact_vectors(dataset.item_ids.tolist(), seed)

@@ -16,9 +16,9 @@ from artrec.reporting.galleries import render_galleries, sample_cases
 
 
 def _literal_top(dataset, vectors_by_id, case_user, case_time, k):
-    """SPEC 3.2-3.8 written out for one case (default settings, max aggregation, every
-    item bought once, so unique): candidates in stock minus the profile, by the largest
-    cosine to a profile item, ties to the earlier items.csv row."""
+    """docs/protocol.md, rules 2-8, written out for one case (default settings, max
+    aggregation, every item bought once, so unique): candidates in stock minus the profile,
+    by the largest cosine to a profile item, ties to the earlier items.csv row."""
     items = dataset.items
     unit = np.array([vectors_by_id[i] for i in items["item_id"]], dtype=np.float64)
     unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-300)

@@ -1,4 +1,4 @@
-"""Adapters that turn raw data sets into the canonical layout (SPEC section 1).
+"""Adapters that turn raw data sets into the canonical layout (docs/data.md).
 
 Each adapter module has ``convert(src, out, **options) -> ConversionReport``; this module
 holds what they share: the report, strict source-CSV reading (every cell a string, errors
