@@ -11,29 +11,12 @@ from pathlib import Path
 
 from tests.integration.cli import REPO, run_cli
 
-TINY_TRAIN = (
-    "backbone=tiny",
-    "dataset.input_size=32",
-    "data.num_workers=0",
-    "data.batch_size=8",
-    "model.shared_dim=16",
-    "progress=false",
-    "dataset.max_epochs=3",
-    "callbacks.early_stopping.patience=100",
-)
+TRAIN_TO_THE_END = ("dataset.max_epochs=3", "callbacks.early_stopping.patience=100")
 
 
 def kill_at(script: str, point: str, *overrides: str) -> subprocess.CompletedProcess:
     """Run ``script`` until it reaches the fault point ``point``, where it gets SIGKILL."""
-    env = {**os.environ, "ARTREC_FAULT": point, "PYTHONUNBUFFERED": "1"}
-    done = subprocess.run(
-        [sys.executable, script, *overrides],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = run_cli(script, *overrides, check=False, env={"ARTREC_FAULT": point})
     assert done.returncode == -signal.SIGKILL, (
         f"{script} never reached {point} (exit {done.returncode}):\n{done.stdout}\n{done.stderr}"
     )
@@ -67,4 +50,4 @@ def tree(root: Path) -> dict[str, bytes]:
     }
 
 
-__all__ = ["TINY_TRAIN", "hold_at", "kill_at", "run_cli", "tree"]
+__all__ = ["TRAIN_TO_THE_END", "hold_at", "kill_at", "run_cli", "tree"]

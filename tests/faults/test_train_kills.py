@@ -8,8 +8,9 @@ import csv
 
 import pytest
 
-from tests.faults.faultkit import TINY_TRAIN, kill_at, run_cli
+from tests.faults.faultkit import TRAIN_TO_THE_END, kill_at
 from tests.fixtures import write_image_dataset
+from tests.integration.cli import TINY_TRAIN, train_on_folder
 
 
 @pytest.fixture(scope="module")
@@ -18,15 +19,7 @@ def root(tmp_path_factory):
 
 
 def train(root, out, *extra, check=True):
-    return run_cli(
-        "train.py",
-        "dataset=folder",
-        f"dataset.root={root}",
-        *TINY_TRAIN,
-        f"hydra.run.dir={out}",
-        *extra,
-        check=check,
-    )
+    return train_on_folder(root, out, *TRAIN_TO_THE_END, *extra, check=check)
 
 
 @pytest.fixture(scope="module")
@@ -36,17 +29,22 @@ def uninterrupted(root, tmp_path_factory):
     return out
 
 
-def killed_then_rerun(root, tmp_path, point):
-    out = tmp_path / "run"
+def kill_train(root, out, point):
     kill_at(
         "train.py",
         point,
         "dataset=folder",
         f"dataset.root={root}",
         *TINY_TRAIN,
+        *TRAIN_TO_THE_END,
         f"hydra.run.dir={out}",
     )
     assert not (out / "metrics.json").exists()
+
+
+def killed_then_rerun(root, tmp_path, point):
+    out = tmp_path / "run"
+    kill_train(root, out, point)
     again = train(root, out)
     return out, again.stdout + again.stderr
 
@@ -80,3 +78,14 @@ def test_kill_anywhere_gives_the_same_bytes(root, uninterrupted, tmp_path, point
             rows = list(csv.DictReader(handle))
         assert len([r for r in rows if r.get("rec_start/recall@20")]) == 1
         assert [r["epoch"] for r in rows if r.get("val/loss")] == ["0", "1", "2"]
+
+
+@pytest.mark.slow
+def test_a_truncated_last_checkpoint_is_named_in_one_line(root, tmp_path):
+    out = tmp_path / "run"
+    kill_train(root, out, "epoch_start_1")
+    last = out / "checkpoints/last.ckpt"
+    last.write_bytes(last.read_bytes()[:1000])
+    done = train(root, out, check=False)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"ckpt_path= {last} cannot be read (" in done.stdout + done.stderr

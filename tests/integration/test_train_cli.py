@@ -10,17 +10,7 @@ import torch
 
 from artrec.embeddings import load_embeddings
 from tests.fixtures import spoil_images, write_image_dataset
-from tests.integration.cli import run_cli
-
-FAST = (
-    "backbone=tiny",
-    "dataset.input_size=32",
-    "data.num_workers=0",
-    "data.batch_size=8",
-    "model.shared_dim=16",
-    "logger=none",
-    "progress=false",
-)
+from tests.integration.cli import run_cli, train_on_folder
 
 
 @pytest.fixture(scope="module")
@@ -29,15 +19,7 @@ def root(tmp_path_factory):
 
 
 def train(root, out, *extra, check=True):
-    return run_cli(
-        "train.py",
-        "dataset=folder",
-        f"dataset.root={root}",
-        *FAST,
-        f"hydra.run.dir={out}",
-        *extra,
-        check=check,
-    )
+    return train_on_folder(root, out, "logger=none", *extra, check=check)
 
 
 def read_metrics(path):
