@@ -28,7 +28,8 @@ from artrec.recsys.metrics import (
     sample_random_ranks,
 )
 from artrec.recsys.protocol import Inventory, TestCases, build_timeline
-from artrec.recsys.scoring import plan_batches, ragged, rank_batches, score_batches, unit_vectors
+from artrec.recsys.scoring import plan_batches, rank_batches, score_batches, unit_vectors
+from artrec.recsys.stock import ragged
 
 CASE_COLUMNS = ("user_id", "time", "n_candidates", "n_relevant")
 PER_CASE_COLUMNS = (*CASE_COLUMNS, "first_rank", *METRICS)
@@ -140,6 +141,8 @@ def _rank(
 ) -> RankedCases:
     """Candidate counts and the sorted ranks of the relevant items of every case."""
     batches = plan_batches(cases, protocol.batch_size)
+    if progress:
+        batches = track(batches, description="ranking", transient=True)
     scored = score_batches(
         cases,
         inventory,
@@ -151,8 +154,6 @@ def _rank(
         batches,
     )
     results = rank_batches(cases, scored)
-    if progress:
-        results = track(results, total=len(batches), description="ranking", transient=True)
     n_candidates = np.zeros(len(cases), dtype=np.int64)
     ranks = np.zeros(len(cases.relevant_items), dtype=np.int64)
     positions = np.arange(len(ranks))

@@ -49,15 +49,6 @@ class Inventory:
     def in_stock(self, items: np.ndarray, time: float | np.ndarray) -> np.ndarray:
         return (self.upload[items] <= time) & (time <= self.sold[items]) & self.kept[items]
 
-    def count_in_stock(self, times: np.ndarray) -> np.ndarray:
-        """How many items are in stock at each time: those uploaded by t, minus those sold
-        before t (items never in stock, e.g. sold before their upload, count in neither)."""
-        never = ~self.kept | (self.sold < self.upload)
-        upload = np.sort(np.where(never, np.inf, self.upload))
-        sold = np.sort(np.where(never, np.inf, self.sold))
-        uploaded = np.searchsorted(upload, times, side="right")
-        return uploaded - np.searchsorted(sold, times, side="left")
-
 
 @dataclass(frozen=True)
 class TestCases:

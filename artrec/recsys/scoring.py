@@ -3,11 +3,13 @@
 Cases are taken user by user, a batch at a time. In a batch, the cosine rows of the
 distinct profile items are computed once (matrix products with all items), each case
 folds in its share of the profile, and a scan over each user's cases folds every case
-into the next, so the cost stays near one product of bought items by all items. The rank
-of a relevant item is counted, not sorted: candidates scoring higher, plus those scoring
+into the next; a user whose cases continue into the next batch carries its state along,
+so the cost stays near one product of each user's bought items by all items. The rank of
+a relevant item is counted, not sorted: candidates scoring higher, plus those scoring
 equal that come earlier in items.csv, plus one. The two large matrices of a batch live in
 buffers reused across batches; everything else works on row chunks of about
-``CHUNK_ELEMENTS`` values (fresh large allocations cost page faults on CPU).
+``CHUNK_ELEMENTS`` values, small enough to stay in cache while a chunk of score rows is
+restricted to the candidates and ranked (and fresh large allocations cost page faults).
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ import torch
 from artrec.embeddings import EmbeddingTable
 from artrec.recsys.aggregations import AGGREGATIONS
 from artrec.recsys.protocol import Inventory, TestCases
+from artrec.recsys.stock import Stock, ragged
 
-CHUNK_ELEMENTS = 1 << 22
+CHUNK_ELEMENTS = 1 << 18
 
 
 def unit_vectors(
@@ -56,20 +59,19 @@ class BatchRanks:
 
 
 def plan_batches(cases: TestCases, batch_size: int) -> list[np.ndarray]:
-    """Cases user by user, at most ``batch_size`` per batch. A user's first case in a batch
-    needs its whole profile, a later one only the items bought since; a new user starts a
-    new batch when its profile would take the batch past ``batch_size`` profile items."""
+    """Cases user by user, at most ``batch_size`` per batch. A case costs the profile items
+    bought since the same user's previous case (all of them for a user's first case); a
+    batch ends before a case that would take it past ``batch_size`` profile items."""
     order = np.lexsort((cases.time, cases.user_code))
     batches: list[np.ndarray] = []
     current: list[int] = []
     items, previous_user, previous_size = 0, -1, 0
     for case in order.tolist():
         user, size = int(cases.user_code[case]), int(cases.profile_size[case])
-        follower = bool(current) and user == previous_user
-        cost = size - previous_size if follower else size
-        if current and (len(current) >= batch_size or (not follower and items + cost > batch_size)):
+        cost = size - previous_size if user == previous_user else size
+        if current and (len(current) >= batch_size or items + cost > batch_size):
             batches.append(np.asarray(current))
-            current, items, cost = [], 0, size
+            current, items = [], 0
         current.append(case)
         items, previous_user, previous_size = items + cost, user, size
     if current:
@@ -78,7 +80,7 @@ def plan_batches(cases: TestCases, batch_size: int) -> list[np.ndarray]:
 
 
 def rank_batches(cases: TestCases, scored: Iterable[BatchScores]) -> Iterator[BatchRanks]:
-    """Rank the relevant items of each scored batch (from :func:`score_batches`)."""
+    """Rank the relevant items of each scored chunk (from :func:`score_batches`)."""
     for part in scored:
         case, items = ragged(
             cases.relevant_offsets[part.cases], cases.n_relevant[part.cases], cases.relevant_items
@@ -89,8 +91,8 @@ def rank_batches(cases: TestCases, scored: Iterable[BatchScores]) -> Iterator[Ba
 
 @dataclass(frozen=True)
 class BatchScores:
-    """For the cases ``cases``: their [B, n_items] scores, non-candidates at -inf (a reused
-    buffer: valid until the next batch is scored), and their candidate counts."""
+    """For the cases ``cases``: their [B, n_items] scores, non-candidates at -inf (a view of
+    a reused buffer: valid until the next chunk is scored), and their candidate counts."""
 
     cases: np.ndarray
     scores: torch.Tensor
@@ -105,15 +107,18 @@ def score_batches(
     topk: int,
     exclude_consumed: bool,
     batch_size: int,
-    batches: list[np.ndarray],
+    batches: Iterable[np.ndarray],
 ) -> Iterator[BatchScores]:
-    """Score the cases batch by batch (SPEC 3.6-3.7); ranks and top-k lists both start here."""
-    stock = _Stock(inventory, unit.device)
-    work = _Workspace(unit, batch_size, AGGREGATIONS[aggregation](topk))
+    """Score the cases batch by batch (SPEC 3.6-3.7), yielding row chunks of each batch:
+    a chunk is restricted to its candidates when asked for, so a consumer that ranks it
+    straight away finds its rows still in cache. Ranks and top-k lists both start here."""
+    stock = Stock(inventory, cases, exclude_consumed, unit.device)
+    work = _Workspace(unit, batch_size, AGGREGATIONS[aggregation](topk), _previous(cases))
     for batch in batches:
         scores = _scores(cases, batch, work)
-        n_candidates = stock.restrict(scores, cases, batch, exclude_consumed, work.step)
-        yield BatchScores(batch, scores, n_candidates)
+        for part in _parts(len(batch), work.step):
+            n_candidates = stock.restrict(scores[part], batch[part])
+            yield BatchScores(batch[part], scores[part], n_candidates)
 
 
 def _step(n_items: int) -> int:
@@ -121,14 +126,26 @@ def _step(n_items: int) -> int:
     return max(1, CHUNK_ELEMENTS // n_items)
 
 
-class _Workspace:
-    """What a batch works with: the unit vectors, the aggregation, and two large buffers
-    (the aggregation state, and a block of cosine rows) allocated once and reused."""
+def _previous(cases: TestCases) -> np.ndarray:
+    """Per case: the same user's previous test case, or -1."""
+    order = np.lexsort((cases.time, cases.user_code))
+    previous = np.full(len(cases), -1, dtype=np.int64)
+    same = cases.user_code[order[1:]] == cases.user_code[order[:-1]]
+    previous[order[1:][same]] = order[:-1][same]
+    return previous
 
-    def __init__(self, unit: torch.Tensor, batch_size: int, aggregate) -> None:
+
+class _Workspace:
+    """What a batch works with: the unit vectors, the aggregation, two large buffers (the
+    aggregation state, and a block of cosine rows) allocated once and reused, and the
+    state of the previous batch's last case (``carry``, for a user that continues)."""
+
+    def __init__(self, unit: torch.Tensor, batch_size: int, aggregate, previous) -> None:
         self.unit, self.batch_size, self.aggregate = unit, batch_size, aggregate
+        self.previous = previous
         self.n_items = unit.shape[0]
         self.step = _step(self.n_items)
+        self.carry: tuple[int, torch.Tensor] | None = None
         self._buffers: dict[str, torch.Tensor] = {}
 
     def buffer(self, name: str, shape: tuple[int, ...]) -> torch.Tensor:
@@ -139,77 +156,46 @@ class _Workspace:
             held = self._buffers[name] = torch.empty(size, device=self.unit.device)
         return held[:size].view(shape)
 
-
-class _Stock:
-    """The inventory as tensors on the scoring device (an item without an embedding never
-    enters the stock)."""
-
-    def __init__(self, inventory: Inventory, device: torch.device) -> None:
-        self.inventory = inventory
-        upload = np.where(inventory.kept, inventory.upload, np.inf)
-        self.upload = torch.as_tensor(upload, device=device)
-        self.sold = torch.as_tensor(inventory.sold, device=device)
-
-    def restrict(
-        self,
-        scores: torch.Tensor,
-        cases: TestCases,
-        batch: np.ndarray,
-        exclude_consumed: bool,
-        step: int,
-    ) -> np.ndarray:
-        """Set the scores of non-candidates (out of stock at the case's time, or in its
-        profile if asked) to -inf, in place; return the number of candidates per case."""
-        times = cases.time[batch]
-        when = torch.as_tensor(times, device=scores.device)[:, None]
-        for part in _parts(len(batch), step):
-            absent = (self.upload > when[part]) | (when[part] > self.sold)
-            scores[part].masked_fill_(absent, -torch.inf)
-        counts = self.inventory.count_in_stock(times)
-        if exclude_consumed:
-            case, items = ragged(
-                cases.profile_start[batch], cases.profile_size[batch], cases.profile_items
-            )
-            flat = torch.as_tensor(case * scores.shape[1] + items, device=scores.device)
-            scores.view(-1).index_fill_(0, flat, -torch.inf)
-            stocked = self.inventory.in_stock(items, times[case])
-            counts = counts - np.bincount(case[stocked], minlength=len(batch))
-        return counts
-
-
-def ragged(starts: np.ndarray, sizes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(case, value) pairs of ``values[starts[c]:starts[c] + sizes[c]]`` for each case c."""
-    case = np.repeat(np.arange(len(sizes)), sizes)
-    within = np.arange(len(case)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    return case, values[np.repeat(starts, sizes) + within]
+    def start(self, cases: TestCases, batch: np.ndarray) -> tuple[torch.Tensor, int]:
+        """The batch's state, each case at the aggregation's start except the first one, if
+        it continues the previous batch's user: that one starts from the carried state.
+        Also returns the profile items the first case already has (carried)."""
+        state = self.buffer("state", self.aggregate.shape(len(batch), self.n_items))
+        state.fill_(self.aggregate.start)
+        if self.carry is None or self.carry[0] != self.previous[batch[0]]:
+            return state, 0
+        state.select(-2, 0).copy_(self.carry[1])
+        return state, int(cases.profile_size[self.carry[0]])
 
 
 def _scores(cases: TestCases, batch: np.ndarray, work: _Workspace) -> torch.Tensor:
     """[B, n_items] scores of a batch. Each case first folds in its own share of the profile
-    (all of it for a user's first case in the batch, else the items bought since the case
-    before), from cosine rows computed once per distinct item, ``batch_size`` rows at a
-    time; then a scan over each user's cases folds every case into the next one."""
+    (all of it for a user's first case, else the items bought since the case before), from
+    cosine rows computed once per distinct item, ``batch_size`` rows at a time; then a scan
+    over each user's cases folds every case into the next one."""
     device, aggregate, step = work.unit.device, work.aggregate, work.step
     users, sizes = cases.user_code[batch], cases.profile_size[batch]
     follows = np.concatenate([[False], users[1:] == users[:-1]])
+    state, carried = work.start(cases, batch)
     done = np.where(follows, np.concatenate([[0], sizes[:-1]]), 0)
+    done[0] = carried
     case, items = ragged(cases.profile_start[batch] + done, sizes - done, cases.profile_items)
     distinct, row = np.unique(items, return_inverse=True)
     by_row = np.argsort(row, kind="stable")
     starts = np.arange(0, len(distinct), work.batch_size)
     bounds = np.searchsorted(row[by_row], np.append(starts, len(distinct)))
-    state = work.buffer("state", aggregate.shape(len(batch), work.n_items)).fill_(aggregate.start)
     for chunk, begin in enumerate(starts):
         block = distinct[begin : begin + work.batch_size]
         sims = work.buffer("sims", (len(block), work.n_items))
         own = work.unit.index_select(0, torch.as_tensor(block, device=device))
         torch.mm(own, work.unit.T, out=sims)
         pairs = by_row[bounds[chunk] : bounds[chunk + 1]]
-        for part in _parts(len(pairs), step):
+        for part in _parts(len(pairs), 16 * step):
             target = torch.as_tensor(case[pairs[part]], device=device)
             aggregate.update(state, target, _take(sims, row[pairs[part]] - begin))
     for follower in np.flatnonzero(follows).tolist():
         aggregate.fold(state, follower)
+    work.carry = (int(batch[-1]), state.select(-2, len(batch) - 1).clone())
     return aggregate.scores(state, torch.as_tensor(sizes, device=device))
 
 

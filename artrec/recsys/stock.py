@@ -1,0 +1,62 @@
+"""The inventory (SPEC 3.2, 3.6) on the scoring device, as integer time codes.
+
+Only the test cases' times matter, so each time becomes its position among the distinct
+case times, and each item the range of positions at which it is in stock: an int32
+comparison per item instead of two float64 ones, and candidate counts by table look-up.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from artrec.recsys.protocol import Inventory, TestCases
+
+
+def ragged(starts: np.ndarray, sizes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(case, value) pairs of ``values[starts[c]:starts[c] + sizes[c]]`` for each case c."""
+    case = np.repeat(np.arange(len(sizes)), sizes)
+    within = np.arange(len(case)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return case, values[np.repeat(starts, sizes) + within]
+
+
+class Stock:
+    """Item i is in stock for case c iff ``first[i] <= code[c] < end[i]`` (an item without
+    an embedding never is); ``profile items`` leave the candidates if ``exclude_consumed``."""
+
+    def __init__(
+        self, inventory: Inventory, cases: TestCases, exclude_consumed: bool, device: torch.device
+    ) -> None:
+        times = np.unique(cases.time)
+        upload = np.where(inventory.kept, inventory.upload, np.inf)
+        first = np.searchsorted(times, upload, side="left")
+        end = np.searchsorted(times, inventory.sold, side="right")
+        never = first >= end
+        first[never] = end[never] = len(times)
+        self.cases, self.exclude_consumed = cases, exclude_consumed
+        self.code = np.searchsorted(times, cases.time).astype(np.int32)
+        self.first_np, self.end_np = first, end
+        self.first = torch.as_tensor(first.astype(np.int32), device=device)
+        self.end = torch.as_tensor(end.astype(np.int32), device=device)
+        arrivals = np.bincount(first, minlength=len(times) + 1)
+        departures = np.bincount(end, minlength=len(times) + 1)
+        self.count = np.cumsum(arrivals - departures)
+
+    def restrict(self, scores: torch.Tensor, chosen: np.ndarray) -> np.ndarray:
+        """Set the scores of the non-candidates of cases ``chosen`` (one row each) to -inf,
+        in place; return the number of candidates per case."""
+        code = self.code[chosen]
+        when = torch.as_tensor(code, device=scores.device)[:, None]
+        absent = (self.first[None, :] > when) | (when >= self.end[None, :])
+        scores.masked_fill_(absent, -torch.inf)
+        counts = self.count[code]
+        if not self.exclude_consumed:
+            return counts
+        cases = self.cases
+        case, items = ragged(
+            cases.profile_start[chosen], cases.profile_size[chosen], cases.profile_items
+        )
+        flat = torch.as_tensor(case * scores.shape[1] + items, device=scores.device)
+        scores.view(-1).index_fill_(0, flat, -torch.inf)
+        stocked = (self.first_np[items] <= code[case]) & (code[case] < self.end_np[items])
+        return counts - np.bincount(case[stocked], minlength=len(chosen))
