@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,18 +86,25 @@ def rank_batches(cases: TestCases, scored: Iterable[BatchScores]) -> Iterator[Ba
         case, items = ragged(
             cases.relevant_offsets[part.cases], cases.n_relevant[part.cases], cases.relevant_items
         )
-        ranks = _count_ranks(part.scores, case, items, _step(part.scores.shape[1]))
+        with one_thread():
+            ranks = _count_ranks(part, case, items, _step(part.scores.shape[1]))
         yield BatchRanks(part.cases, part.n_candidates, ranks)
 
 
 @dataclass(frozen=True)
 class BatchScores:
-    """For the cases ``cases``: their [B, n_items] scores, non-candidates at -inf (a view of
-    a reused buffer: valid until the next chunk is scored), and their candidate counts."""
+    """For the cases ``cases``: their [B, n_items] scores (a view of a reused buffer: valid
+    until the next chunk is scored), which items are candidates (``present``, float32 1 or
+    0: see :meth:`Stock.candidates`), and their candidate counts."""
 
     cases: np.ndarray
     scores: torch.Tensor
+    present: torch.Tensor
     n_candidates: np.ndarray
+
+    def candidate_scores(self, row: int) -> torch.Tensor:
+        """A copy of one case's scores with non-candidates at -inf."""
+        return self.scores[row].masked_fill(self.present[row] == 0, -torch.inf)
 
 
 def score_batches(
@@ -117,8 +125,22 @@ def score_batches(
     for batch in batches:
         scores = _scores(cases, batch, work)
         for part in _parts(len(batch), work.step):
-            n_candidates = stock.restrict(scores[part], batch[part])
-            yield BatchScores(batch[part], scores[part], n_candidates)
+            with one_thread():
+                present, n_candidates = stock.candidates(batch[part])
+            yield BatchScores(batch[part], scores[part], present, n_candidates)
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run small row-chunk operations on one CPU thread: splitting them gains little on a
+    quiet machine, and when other processes hold the cores each split operation waits for
+    a time slice (OpenMP barriers), which made them 20x slower. Products keep every thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _step(n_items: int) -> int:
@@ -176,7 +198,8 @@ def _scores(cases: TestCases, batch: np.ndarray, work: _Workspace) -> torch.Tens
     device, aggregate, step = work.unit.device, work.aggregate, work.step
     users, sizes = cases.user_code[batch], cases.profile_size[batch]
     follows = np.concatenate([[False], users[1:] == users[:-1]])
-    state, carried = work.start(cases, batch)
+    with one_thread():
+        state, carried = work.start(cases, batch)
     done = np.where(follows, np.concatenate([[0], sizes[:-1]]), 0)
     done[0] = carried
     case, items = ragged(cases.profile_start[batch] + done, sizes - done, cases.profile_items)
@@ -190,60 +213,62 @@ def _scores(cases: TestCases, batch: np.ndarray, work: _Workspace) -> torch.Tens
         own = work.unit.index_select(0, torch.as_tensor(block, device=device))
         torch.mm(own, work.unit.T, out=sims)
         pairs = by_row[bounds[chunk] : bounds[chunk + 1]]
-        for part in _parts(len(pairs), 16 * step):
-            target = torch.as_tensor(case[pairs[part]], device=device)
-            aggregate.update(state, target, _take(sims, row[pairs[part]] - begin))
-    for follower in np.flatnonzero(follows).tolist():
-        aggregate.fold(state, follower)
+        lead = np.diff(row[pairs], prepend=-1) != 0  # one pair per row of sims, in order
+        with one_thread():
+            for part in _parts(len(block), 16 * step):
+                target = torch.as_tensor(case[pairs[lead][part]], device=device)
+                aggregate.update(state, target, sims[part])
+            for part in _parts(int((~lead).sum()), 16 * step):
+                again = pairs[~lead][part]
+                target = torch.as_tensor(case[again], device=device)
+                rows = torch.as_tensor(row[again] - begin, device=device)
+                aggregate.update(state, target, sims.index_select(0, rows))
+    with one_thread():
+        for follower in np.flatnonzero(follows).tolist():
+            aggregate.fold(state, follower)
     work.carry = (int(batch[-1]), state.select(-2, len(batch) - 1).clone())
     return aggregate.scores(state, torch.as_tensor(sizes, device=device))
 
 
-def _take(rows: torch.Tensor, index: np.ndarray) -> torch.Tensor:
-    """``rows[index]``: a view when ``index`` is a run of consecutive rows, else a copy."""
-    if len(index) and (np.diff(index) == 1).all():
-        return rows[index[0] : index[0] + len(index)]
-    return rows.index_select(0, torch.as_tensor(index, device=rows.device))
-
-
-def _count_ranks(scores: torch.Tensor, case: np.ndarray, items: np.ndarray, step: int):
-    """1-based rank of each (case, relevant item) among the case's candidates (non-candidates
-    score -inf). A case's first relevant item is compared with the score rows in place;
-    further ones (rarer) with gathered copies of their case's row."""
+def _count_ranks(part: BatchScores, case: np.ndarray, items: np.ndarray, step: int):
+    """1-based rank of each (case, relevant item) among the case's candidates. A case's
+    first relevant item is compared with the score rows in place; further ones (rarer)
+    with gathered copies of their case's row."""
+    scores, present = part.scores, part.present
     device = scores.device
     flat = torch.as_tensor(case * scores.shape[1] + items, device=device)
-    own = scores.view(-1).index_select(0, flat)
+    own = scores.reshape(-1).index_select(0, flat)
     first = np.flatnonzero(np.diff(case, prepend=-1) != 0)
     assert (case[first] == np.arange(len(scores))).all(), "every case has a relevant item"
     ranks = np.empty(len(case), dtype=np.int64)
-    for part in _parts(len(first), step):
-        chosen = first[part]
-        ranks[chosen] = _ranks(scores[part], own[chosen], items[chosen])
+    for rows in _parts(len(first), step):
+        chosen = first[rows]
+        ranks[chosen] = _ranks(scores[rows], present[rows], own[chosen], items[chosen])
     rest = np.setdiff1d(np.arange(len(case)), first)
-    for part in _parts(len(rest), step):
-        chosen = rest[part]
-        rows = scores.index_select(0, torch.as_tensor(case[chosen], device=device))
-        ranks[chosen] = _ranks(rows, own[chosen], items[chosen])
+    for rows in _parts(len(rest), step):
+        chosen = rest[rows]
+        index = torch.as_tensor(case[chosen], device=device)
+        gathered, mask = scores.index_select(0, index), present.index_select(0, index)
+        ranks[chosen] = _ranks(gathered, mask, own[chosen], items[chosen])
     return ranks
 
 
-def _ranks(rows: torch.Tensor, own: torch.Tensor, items: np.ndarray) -> np.ndarray:
-    """Per row: entries above ``own``, plus entries equal to it at an earlier position
-    (items.csv order), plus one."""
-    mine = own[:, None]
-    rank = _count(rows > mine) + 1
-    tied = torch.nonzero(_count(rows == mine) > 1).squeeze(1)
+def _ranks(
+    rows: torch.Tensor, present: torch.Tensor, own: torch.Tensor, items: np.ndarray
+) -> np.ndarray:
+    """Per row: candidates above ``own``, plus candidates equal to it at an earlier position
+    (items.csv order), plus one. Comparisons write float32 0/1 (several times faster than
+    bool on CPU), times ``present``; their sums are exact integers below 2**24."""
+    mine, flags = own[:, None], torch.empty_like(rows)
+    rank = torch.gt(rows, mine, out=flags).mul_(present).sum(dim=1)
+    equal = torch.eq(rows, mine, out=flags).mul_(present)
+    tied = torch.nonzero(equal.sum(dim=1) > 1).squeeze(1)
     if len(tied):
-        rows, mine = rows.index_select(0, tied), mine.index_select(0, tied)
         position = torch.arange(rows.shape[1], device=rows.device)
-        earlier = position[None, :] < torch.as_tensor(items, device=rows.device)[tied, None]
-        rank.index_add_(0, tied, _count((rows == mine) & earlier))
-    return rank.cpu().numpy()
-
-
-def _count(mask: torch.Tensor) -> torch.Tensor:
-    """True values per row (int32: a few times faster than count_nonzero on CPU)."""
-    return mask.sum(dim=1, dtype=torch.int32)
+        own_position = torch.as_tensor(items, device=rows.device)[tied, None]
+        earlier = equal.index_select(0, tied).mul_(position[None, :] < own_position)
+        rank.index_add_(0, tied, earlier.sum(dim=1))
+    return rank.to(torch.int64).cpu().numpy() + 1
 
 
 def _parts(n: int, size: int) -> list[slice]:
