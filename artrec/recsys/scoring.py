@@ -42,10 +42,11 @@ def unit_vectors(
     source = torch.as_tensor(table.vectors)
     if not len(source):
         source = torch.zeros((1, table.dim), dtype=source.dtype)
-    unit = source.index_select(0, torch.as_tensor(np.maximum(rows, 0)))
-    unit = unit.to(device=device, dtype=torch.float32)
-    unit[torch.as_tensor(~present, device=device)] = 0.0
-    unit.div_(unit.norm(dim=1, keepdim=True).clamp_min_(torch.finfo(torch.float32).tiny))
+    with one_thread():
+        unit = source.index_select(0, torch.as_tensor(np.maximum(rows, 0)))
+        unit = unit.to(device=device, dtype=torch.float32)
+        unit[torch.as_tensor(~present, device=device)] = 0.0
+        unit.div_(unit.norm(dim=1, keepdim=True).clamp_min_(torch.finfo(torch.float32).tiny))
     return unit, present
 
 
