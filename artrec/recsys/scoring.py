@@ -196,7 +196,7 @@ def _scores(cases: TestCases, batch: np.ndarray, work: _Workspace) -> torch.Tens
     (all of it for a user's first case, else the items bought since the case before), from
     cosine rows computed once per distinct item, ``batch_size`` rows at a time; then a scan
     over each user's cases folds every case into the next one."""
-    device, aggregate, step = work.unit.device, work.aggregate, work.step
+    device, aggregate = work.unit.device, work.aggregate
     users, sizes = cases.user_code[batch], cases.profile_size[batch]
     follows = np.concatenate([[False], users[1:] == users[:-1]])
     with one_thread():
@@ -214,21 +214,30 @@ def _scores(cases: TestCases, batch: np.ndarray, work: _Workspace) -> torch.Tens
         own = work.unit.index_select(0, torch.as_tensor(block, device=device))
         torch.mm(own, work.unit.T, out=sims)
         pairs = by_row[bounds[chunk] : bounds[chunk + 1]]
-        lead = np.diff(row[pairs], prepend=-1) != 0  # one pair per row of sims, in order
-        with one_thread():
-            for part in _parts(len(block), 16 * step):
-                target = torch.as_tensor(case[pairs[lead][part]], device=device)
-                aggregate.update(state, target, sims[part])
-            for part in _parts(int((~lead).sum()), 16 * step):
-                again = pairs[~lead][part]
-                target = torch.as_tensor(case[again], device=device)
-                rows = torch.as_tensor(row[again] - begin, device=device)
-                aggregate.update(state, target, sims.index_select(0, rows))
+        _fold_in(work, state, sims, case[pairs], row[pairs] - begin)
     with one_thread():
         for follower in np.flatnonzero(follows).tolist():
             aggregate.fold(state, follower)
     work.carry = (int(batch[-1]), state.select(-2, len(batch) - 1).clone())
     return aggregate.scores(state, torch.as_tensor(sizes, device=device))
+
+
+def _fold_in(
+    work: _Workspace, state: torch.Tensor, sims: torch.Tensor, case: np.ndarray, rows: np.ndarray
+) -> None:
+    """Fold row ``rows[p]`` of ``sims`` into the state of case ``case[p]``, for each pair p
+    (``rows`` ascending, every row of ``sims`` at least once). Each row's first pair reads
+    the rows in place; repeats (an item new to several cases) read gathered copies."""
+    lead = np.diff(rows, prepend=-1) != 0
+    device, size = state.device, 16 * work.step
+    with one_thread():
+        for part in _parts(len(sims), size):
+            target = torch.as_tensor(case[lead][part], device=device)
+            work.aggregate.update(state, target, sims[part])
+        for part in _parts(int((~lead).sum()), size):
+            target = torch.as_tensor(case[~lead][part], device=device)
+            again = torch.as_tensor(rows[~lead][part], device=device)
+            work.aggregate.update(state, target, sims.index_select(0, again))
 
 
 def _count_ranks(part: BatchScores, case: np.ndarray, items: np.ndarray, step: int):

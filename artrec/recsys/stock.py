@@ -1,8 +1,9 @@
 """The inventory (SPEC 3.2, 3.6) on the scoring device, as integer time codes.
 
 Only the test cases' times matter, so each time becomes its position among the distinct
-case times, and each item the range of positions at which it is in stock: an int32
-comparison per item instead of two float64 ones, and candidate counts by table look-up.
+case times (float32 below 2**24 of them, where it is exact), and each item the range of positions
+at which it is in stock: two float32 comparisons per item and case instead of float64
+ones, and candidate counts by table look-up.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ class Stock:
         self.cases, self.exclude_consumed = cases, exclude_consumed
         self.code = np.searchsorted(times, cases.time).astype(np.int32)
         self.first_np, self.end_np = first, end
-        self.first = torch.as_tensor(first.astype(np.float32), device=device)
-        self.end = torch.as_tensor(end.astype(np.float32), device=device)
+        exact = np.float32 if len(times) < 1 << 24 else np.float64
+        self.first = torch.as_tensor(first.astype(exact), device=device)
+        self.end = torch.as_tensor(end.astype(exact), device=device)
         arrivals = np.bincount(first, minlength=len(times) + 1)
         departures = np.bincount(end, minlength=len(times) + 1)
         self.count = np.cumsum(arrivals - departures)
@@ -47,7 +49,7 @@ class Stock:
         0 elsewhere (float comparisons are several times faster than bool ones on CPU, and
         in stock = uploaded by then minus sold before then); and the candidates per case."""
         code = self.code[chosen]
-        when = torch.as_tensor(code, dtype=torch.float32, device=self.first.device)[:, None]
+        when = torch.as_tensor(code, dtype=self.first.dtype, device=self.first.device)[:, None]
         present, sold = torch.empty((2, len(chosen), len(self.first)), device=when.device)
         torch.le(self.first, when, out=present).sub_(torch.le(self.end, when, out=sold))
         counts = self.count[code]
