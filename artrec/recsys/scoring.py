@@ -28,7 +28,7 @@ from artrec.recsys.aggregations import AGGREGATIONS
 from artrec.recsys.protocol import Inventory, TestCases
 from artrec.recsys.stock import Stock, ragged
 
-CHUNK_ELEMENTS = 1 << 18
+CHUNK_ELEMENTS = 1 << 19
 
 
 def unit_vectors(
