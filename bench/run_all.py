@@ -10,15 +10,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ("bench_gallery.py", "bench_protocol.py", "bench_extract.py", "bench_train.py")
+BENCHMARKS = (
+    ("bench_gallery.py",),
+    ("bench_protocol.py", "--quick", "--repeat", "3"),
+    ("bench_extract.py",),
+    ("bench_train.py",),
+)
 
 
 def main() -> int:
     here = Path(__file__).parent
     failed = []
-    for name in BENCHMARKS:
-        print(f"\n=== {name} ===", flush=True)
-        if subprocess.run([sys.executable, str(here / name)]).returncode != 0:
+    for name, *options in BENCHMARKS:
+        print(f"\n=== {name} {' '.join(options)} ===", flush=True)
+        if subprocess.run([sys.executable, str(here / name), *options]).returncode != 0:
             failed.append(name)
     if failed:
         print(f"failed: {', '.join(failed)}")

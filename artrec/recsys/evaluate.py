@@ -30,7 +30,8 @@ from artrec.recsys.metrics import (
     sample_random_ranks,
 )
 from artrec.recsys.protocol import Inventory, TestCases, Timeline, build_timeline
-from artrec.recsys.scoring import plan_batches, ragged, rank_batches, score_batches, unit_vectors
+from artrec.recsys.scoring import plan_batches, rank_batches, score_batches, unit_vectors
+from artrec.recsys.stock import ragged
 from artrec.rundir import METRICS_FILE, PER_CASE_FILE
 
 CASE_COLUMNS = ("user_id", "time", "n_candidates", "n_relevant")
@@ -197,6 +198,8 @@ def _rank(
 ) -> RankedCases:
     """Candidate counts and the sorted ranks of the relevant items of every case."""
     batches = plan_batches(cases, protocol.batch_size)
+    if progress:
+        batches = track(batches, description="ranking", transient=True)
     scored = score_batches(
         cases,
         inventory,
@@ -208,8 +211,6 @@ def _rank(
         batches,
     )
     results = rank_batches(cases, scored)
-    if progress:
-        results = track(results, total=len(batches), description="ranking", transient=True)
     n_candidates = np.zeros(len(cases), dtype=np.int64)
     ranks = np.zeros(len(cases.relevant_items), dtype=np.int64)
     positions = np.arange(len(ranks))

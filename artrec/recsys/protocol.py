@@ -49,15 +49,6 @@ class Inventory:
     def in_stock(self, items: np.ndarray, time: float | np.ndarray) -> np.ndarray:
         return (self.upload[items] <= time) & (time <= self.sold[items]) & self.kept[items]
 
-    def count_in_stock(self, times: np.ndarray) -> np.ndarray:
-        """How many items are in stock at each time: those uploaded by t, minus those sold
-        before t (items never in stock, e.g. sold before their upload, count in neither)."""
-        never = ~self.kept | (self.sold < self.upload)
-        upload = np.sort(np.where(never, np.inf, self.upload))
-        sold = np.sort(np.where(never, np.inf, self.sold))
-        uploaded = np.searchsorted(upload, times, side="right")
-        return uploaded - np.searchsorted(sold, times, side="left")
-
 
 @dataclass(frozen=True)
 class TestCases:
@@ -172,47 +163,65 @@ def _walk_users(
     ground_truth: str,
 ) -> _Walk:
     """Walk each user's transactions in time order, growing the profile (distinct items in
-    first-purchase order); ground truth keeps candidates only, before any item is dropped."""
-    rows, starts, sizes, truths, order = [], [], [], [], []
-    for user_rows in transactions.groupby("user_id", sort=False).indices.values():
-        start, seen = len(order), set()
-        for position, (row, truth) in enumerate(
-            zip(user_rows, _truths(user_rows, baskets, ground_truth), strict=True)
-        ):
-            if position > 0 and len(seen) >= min_profile:
-                rows.append(int(row))
-                starts.append(start)
-                sizes.append(len(order) - start)
-                truths.append([i for i in truth if i not in seen] if exclude_consumed else truth)
-            fresh = [int(i) for i in baskets[row] if i not in seen]
-            seen.update(fresh)
-            order.extend(fresh)
-    truth_sizes = np.array([len(t) for t in truths], dtype=np.int64)
-    flat = np.concatenate([np.asarray(t, dtype=np.int64) for t in truths] or [np.zeros(0, int)])
+    first-purchase order); ground truth keeps candidates only, before any item is dropped.
+    Vectorised over (transaction, item) pairs taken user by user."""
+    user = pd.factorize(transactions["user_id"])[0]
+    by_user = np.lexsort((np.arange(len(user)), user))
+    sizes = np.array([len(baskets[row]) for row in by_user], dtype=np.int64)
+    flat = np.concatenate([baskets[row] for row in by_user] or [np.zeros(0, np.int64)])
+    position = np.repeat(np.arange(len(by_user)), sizes)
+    key = user[by_user][position] * len(inventory.upload) + flat
+    keys, first_pair, inverse = np.unique(key, return_index=True, return_inverse=True)
+    fresh = position[first_pair][inverse] == position
+    before = np.concatenate([[0], np.cumsum(fresh)])[np.cumsum(sizes) - sizes]
+    opens = np.concatenate([[True], user[by_user][1:] != user[by_user][:-1]])
+    start = before[np.maximum.accumulate(np.where(opens, np.arange(len(by_user)), 0))]
+    tested = ~opens & (before - start >= min_profile)
+    if ground_truth == "next":
+        keep = tested[position] & (fresh | (not exclude_consumed))
+        truth, truth_sizes = flat[keep], np.bincount(position[keep], minlength=len(by_user))
+        truth_sizes = truth_sizes[tested]
+    else:
+        truths = _future_truths(user, by_user, baskets, tested)
+        truth_sizes = np.array([len(t) for t in truths], dtype=np.int64)
+        truth = np.concatenate(truths or [np.zeros(0, np.int64)]).astype(np.int64)
+        if exclude_consumed:
+            places = np.repeat(np.flatnonzero(tested), truth_sizes)
+            known = np.searchsorted(keys, user[by_user][places] * len(inventory.upload) + truth)
+            new = position[first_pair][known] >= places
+            truth, truth_sizes = (
+                truth[new],
+                np.bincount(
+                    np.repeat(np.arange(len(truths)), truth_sizes)[new], minlength=len(truths)
+                ),
+            )
+    rows = by_user[tested]
     when = np.repeat(transactions["time"].to_numpy(dtype=np.float64)[rows], truth_sizes)
-    in_stock = inventory.in_stock(flat, when)
+    in_stock = inventory.in_stock(truth, when)
     case = np.repeat(np.arange(len(rows)), truth_sizes)
     return _Walk(
-        rows=np.asarray(rows, dtype=np.int64),
-        starts=np.asarray(starts, dtype=np.int64),
-        sizes=np.asarray(sizes, dtype=np.int64),
-        order=np.asarray(order, dtype=np.int64),
-        truth=flat[in_stock],
+        rows=rows.astype(np.int64),
+        starts=start[tested].astype(np.int64),
+        sizes=(before - start)[tested].astype(np.int64),
+        order=flat[fresh].astype(np.int64),
+        truth=truth[in_stock],
         truth_sizes=np.bincount(case[in_stock], minlength=len(rows)),
     )
 
 
-def _truths(rows: np.ndarray, baskets: list[np.ndarray], ground_truth: str) -> list[np.ndarray]:
-    """Per transaction of a user: its items (``next``) or those of it and all later ones."""
-    own = [baskets[row] for row in rows]
-    if ground_truth == "next":
-        return own
-    later: list[np.ndarray] = []
-    union = np.zeros(0, dtype=np.int64)
-    for basket in reversed(own):
-        union = np.union1d(union, basket)
-        later.append(union)
-    return later[::-1]
+def _future_truths(
+    user: np.ndarray, by_user: np.ndarray, baskets: list[np.ndarray], tested: np.ndarray
+) -> list[np.ndarray]:
+    """Per tested transaction (``by_user`` order): the items of it and of all the user's
+    later ones, ascending."""
+    truths: list[np.ndarray] = []
+    later = np.zeros(0, dtype=np.int64)
+    for place in range(len(by_user) - 1, -1, -1):
+        closes = place == len(by_user) - 1 or user[by_user[place + 1]] != user[by_user[place]]
+        later = np.union1d(later[:0] if closes else later, baskets[by_user[place]])
+        if tested[place]:
+            truths.append(later)
+    return truths[::-1]
 
 
 def _needed(walk: _Walk, inventory: Inventory, times: np.ndarray) -> np.ndarray:

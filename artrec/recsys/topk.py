@@ -89,7 +89,7 @@ class Recommender:
             for row, case in enumerate(part.cases.tolist()):
                 if case in wanted:
                     found[case] = self._ranked(
-                        case, part.scores[row], int(part.n_candidates[row]), k
+                        case, part.candidate_scores(row), int(part.n_candidates[row]), k
                     )
         return [found[int(case)] for case in chosen]
 

@@ -1,7 +1,7 @@
 """recommend_eval: judge one or several embeddings files by the purchase-prediction protocol.
 
-One file writes ``metrics.json`` and ``per_case.csv`` into the output directory (SPEC
-section 5). Several files are evaluated on the same test cases: each one's results go to
+One file writes ``metrics.json`` and ``per_case.csv`` into the output directory
+(docs/outputs.md). Several files are evaluated on the same test cases: each one's results go to
 ``systems/<name>/`` and the paired comparison to ``comparison.md`` / ``comparison.csv``.
 """
 
