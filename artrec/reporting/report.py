@@ -43,7 +43,8 @@ from artrec.reporting.paper_tables import (
     table2_text,
     write_tables,
 )
-from artrec.reporting.runs import CONFIG_FILE, Run, RunGroup, find_runs, group_runs
+from artrec.reporting.run_dirs import find_runs
+from artrec.reporting.runs import CONFIG_FILE, Run, RunGroup, group_runs
 from artrec.reporting.text_tables import Cell, TextTable
 
 INDEX = "index.html"
@@ -84,8 +85,11 @@ def write_report(
     runs = find_runs(run_dirs)
     groups = group_runs(runs)
     overview = runs_table(runs)
+    left_out = left_out_lines(runs)
     if console is not None:
         console.print(rich_table(overview))
+        for line in left_out:
+            console.print(f"[yellow]warning: {escape(line)}[/yellow]")
     datasets: dict[str, Dataset] = {}
     sections = []
     for number, group in enumerate(groups, start=1):
@@ -94,6 +98,7 @@ def write_report(
     intro = [
         f"{len(runs)} run(s) from {', '.join(map(str, run_dirs))}; "
         f"{sum(run.completed for run in runs)} completed.",
+        *left_out,
     ]
     if not groups:
         intro.append("No completed runs: nothing to compare yet.")
@@ -210,6 +215,19 @@ def _slug(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_") or "run"
 
 
+def left_out_lines(runs: list[Run]) -> list[str]:
+    """One line per run the tables leave out (failed, incomplete, unreadable) and why."""
+    return [
+        f"Left out {run.label} ({run.status}): {_last_line(run.error)} [{run.path}]"
+        for run in runs
+        if not run.completed
+    ]
+
+
+def _last_line(text: str | None) -> str:
+    return text.strip().splitlines()[-1] if text and text.strip() else "no reason recorded"
+
+
 def runs_table(runs: list[Run]) -> TextTable:
     """Every run found, completed or not, with what it is and why it failed."""
     header = ["run", "status", "group", "task", "tuning", "backbone", "directory", "error"]
@@ -222,7 +240,7 @@ def runs_table(runs: list[Run]) -> TextTable:
             Cell(run.tuning if run.completed else ""),
             Cell(str(run.backbone.get("preset") or run.backbone.get("name") or "")),
             Cell(str(run.path)),
-            Cell((run.error or "").strip().splitlines()[-1] if run.error else ""),
+            Cell(_last_line(run.error) if not run.completed else ""),
         ]
         for run in runs
     ]
