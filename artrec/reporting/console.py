@@ -1,12 +1,17 @@
-"""Console tables of protocol results (rich)."""
+"""Console tables of protocol results (rich). Imported by every command line before it
+parses its arguments, so it imports no torch, pandas or scipy at the top (``--help`` stays
+fast)."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
-from artrec.recsys.compare import DAGGER, Comparison
-from artrec.recsys.evaluate import EvalResult
+if TYPE_CHECKING:
+    from artrec.recsys.compare import Comparison
+    from artrec.recsys.evaluate import EvalResult
 
 PIPE_WIDTH = 120  # wide enough for a comparison table when output goes to a file or pipe
 
@@ -57,6 +62,8 @@ def result_table(result: EvalResult, title: str) -> Table:
 def comparison_table(comparison: Comparison, title: str) -> Table:
     """One row per system plus Random: the mean per metric, best bold, daggers (the
     intervals are in comparison.md / comparison.csv)."""
+    from artrec.recsys.compare import DAGGER
+
     table = Table(title=title, title_justify="left")
     table.add_column("system", overflow="fold", min_width=12)
     for metric in comparison.metrics:
