@@ -17,6 +17,7 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import Logger
 from rich.table import Table
 
+from artrec.callbacks.model_summary import CompactModelSummary
 from artrec.callbacks.rec_eval import RecEvalCallback
 from artrec.callbacks.reproducible import ReproducibleEpochs
 from artrec.data.dataset import Dataset
@@ -30,6 +31,7 @@ from artrec.reporting.console import make_console
 from artrec.rundir import CHECKPOINTS_DIR, LAST_CHECKPOINT, METRICS_FILE, START_DIR, file_input
 from artrec.tasks.jobs import Task
 from artrec.tasks.loggers import open_loggers, publish_results
+from artrec.tasks.quiet import SHALLOW_EVAL_MODE
 from artrec.tasks.training_data import build_datamodule, rec_inputs
 
 
@@ -95,7 +97,10 @@ def _fit(cfg: dict[str, Any], out: Path, loggers: list[Logger]) -> float | None:
             meta={"backbone": cfg["backbone"], "tasks": cfg["tasks"], "tuning": cfg["tuning"]},
         ),
         ReproducibleEpochs(int(cfg["seed"]), datamodule.sampler),
+        CompactModelSummary(),
     ]
+    if cfg["tuning"]["mode"] == "shallow":
+        make_console().print(SHALLOW_EVAL_MODE, markup=False, highlight=False)
     trainer = pl.Trainer(
         **cfg["trainer"],
         max_epochs=int(cfg["max_epochs"]),
