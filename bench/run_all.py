@@ -10,7 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ("bench_gallery.py", "bench_protocol.py", "bench_extract.py", "bench_train.py")
+BENCHMARKS = (
+    "bench_cli.py",
+    "bench_gallery.py",
+    "bench_protocol.py",
+    "bench_extract.py",
+    "bench_train.py",
+)
 
 
 def main() -> int:
