@@ -26,6 +26,7 @@ from artrec.data.image_check import check_images
 from artrec.data.source import load_configured_dataset
 from artrec.errors import ConfigError
 from artrec.models.checkpoints import read_checkpoint
+from artrec.models.log_progress import progress_callbacks
 from artrec.recsys.config import ProtocolConfig
 from artrec.reporting.console import make_console
 from artrec.rundir import CHECKPOINTS_DIR, LAST_CHECKPOINT, METRICS_FILE, START_DIR, file_input
@@ -99,16 +100,17 @@ def _fit(cfg: dict[str, Any], out: Path, loggers: list[Logger]) -> float | None:
         ReproducibleEpochs(int(cfg["seed"]), datamodule.sampler),
         CompactModelSummary(),
     ]
+    bar, lines = progress_callbacks(bool(cfg.get("progress", True)))
     if cfg["tuning"]["mode"] == "shallow":
         make_console().print(SHALLOW_EVAL_MODE, markup=False, highlight=False)
     trainer = pl.Trainer(
         **cfg["trainer"],
         max_epochs=int(cfg["max_epochs"]),
-        callbacks=callbacks,
+        callbacks=[*callbacks, *lines],
         logger=loggers,
         default_root_dir=out,
         deterministic=True,
-        enable_progress_bar=bool(cfg.get("progress", True)),
+        enable_progress_bar=bar,
         log_every_n_steps=10,
     )
     ckpt_path = _resume_from(out, cfg.get("ckpt_path"))
