@@ -7,8 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytorch_lightning as pl
+from pytorch_lightning.callbacks import RichProgressBar
 
 from artrec.progress import ProgressLines, is_terminal
+
+HIDDEN = ("v_num",)  # Lightning's logger version: says nothing here
 
 
 class LogProgress(pl.Callback):
@@ -53,9 +56,27 @@ class LogProgress(pl.Callback):
             self.lines.update(done, extra)
 
 
+class CompactProgressBar(RichProgressBar):
+    """Lightning's rich bar with short metrics (``loss 0.412`` for ``train/loss``: 0.41234,
+    no ``v_num``), so that the bar and its metrics fit one line of an 80-column terminal."""
+
+    def get_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
+        return compact_metrics(super().get_metrics(trainer, pl_module))
+
+
+def compact_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Metric names without their prefix, numbers to three significant digits."""
+    out = {}
+    for name, value in metrics.items():
+        if name not in HIDDEN:
+            short = name.rsplit("/", 1)[-1] if name.count("/") == 1 else name
+            out[short] = f"{value:.3g}" if isinstance(value, float) else value
+    return out
+
+
 def progress_callbacks(progress: bool) -> tuple[bool, list[pl.Callback]]:
-    """(Lightning's ``enable_progress_bar``, extra callbacks): the bar on a terminal, the
-    lines of :class:`LogProgress` elsewhere, neither with ``progress=false``."""
+    """(Lightning's ``enable_progress_bar``, extra callbacks): the compact bar on a terminal,
+    the lines of :class:`LogProgress` elsewhere, neither with ``progress=false``."""
     if not progress:
         return False, []
-    return (True, []) if is_terminal() else (False, [LogProgress()])
+    return (True, [CompactProgressBar()]) if is_terminal() else (False, [LogProgress()])

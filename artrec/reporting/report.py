@@ -30,7 +30,7 @@ from artrec.errors import ArtrecError, ConfigError, ReportError
 from artrec.io import atomic_path, write_text_atomic
 from artrec.recsys.compare import DAGGER
 from artrec.recsys.config import ProtocolConfig
-from artrec.reporting.console import make_console
+from artrec.reporting.console import BOX, make_console
 from artrec.reporting.figures import figure_stem, metric_bars, save_figure, top1_scatter
 from artrec.reporting.galleries import render_galleries
 from artrec.reporting.html_report import Section, render_html
@@ -263,7 +263,7 @@ def _configs(runs: list[Run]) -> list[tuple[str, str]]:
 
 def rich_table(table: TextTable) -> Table:
     """A TextTable for the terminal: bold for the best, daggers kept."""
-    rich = Table(title=table.title, title_justify="left", caption=" ".join(table.notes))
+    rich = Table(title=table.title, title_justify="left", caption=" ".join(table.notes), box=BOX)
     for index, name in enumerate(table.header):
         rich.add_column(name, justify="left" if index < table.left else "right")
     for cells in table.rows:

@@ -28,7 +28,7 @@ from artrec.errors import ConfigError
 from artrec.models.checkpoints import read_checkpoint
 from artrec.models.log_progress import progress_callbacks
 from artrec.recsys.config import ProtocolConfig
-from artrec.reporting.console import make_console
+from artrec.reporting.console import BOX, make_console
 from artrec.rundir import CHECKPOINTS_DIR, LAST_CHECKPOINT, METRICS_FILE, START_DIR, file_input
 from artrec.tasks.jobs import Task
 from artrec.tasks.loggers import open_loggers, publish_results
@@ -154,7 +154,7 @@ def _report(out: Path, objective: str) -> float:
     start_file = out / START_DIR / METRICS_FILE
     start = json.loads(start_file.read_text()) if start_file.is_file() else None
     table = Table(
-        title=f"Recommendation before and after fine-tuning ({out})", title_justify="left"
+        title=f"Recommendation before and after fine-tuning ({out})", title_justify="left", box=BOX
     )
     for column in ("metric", "before (backbone)", "after (shared layer)", "Random (exact)"):
         table.add_column(column, justify="left" if column == "metric" else "right")

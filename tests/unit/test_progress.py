@@ -13,8 +13,10 @@ from recsys_testkit import exact_vectors, random_shop, table
 from torch.utils.data import DataLoader, TensorDataset
 
 from artrec import progress
-from artrec.models.log_progress import LogProgress
+from artrec.models.log_progress import LogProgress, compact_metrics
 from artrec.recsys import ProtocolConfig, evaluate
+from artrec.recsys.compare import compare_systems
+from artrec.reporting.console import PIPE_WIDTH, comparison_table, make_console
 
 
 def fake_clock(step: float):
@@ -97,3 +99,36 @@ def test_training_epochs_and_prediction_print_lines_with_their_metrics(tmp_path)
     assert any(line.startswith("epoch 2/2: 8/8 (100%), done in") for line in lines)
     assert lines[-1].startswith("embedding: 8/8 (100%), done in")
     assert len([line for line in lines if line.startswith("embedding: ")]) >= 3
+
+
+def test_the_bar_shows_short_metrics():
+    shown = compact_metrics({"v_num": 3, "train/loss": 0.412345, "val/artist/acc": 0.5, "x": 2})
+    assert shown == {"loss": "0.412", "val/artist/acc": "0.5", "x": 2}
+
+
+def test_tables_fit_80_columns_in_a_log(tmp_path, monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)
+    dataset = random_shop(tmp_path, seed=1)
+    systems = {
+        name: evaluate(
+            dataset, table(exact_vectors(list(dataset.item_ids), seed)), ProtocolConfig()
+        )
+        for seed, name in enumerate(("efficientnet_lite0_imagenet", "color_histogram"))
+    }
+    first = next(iter(systems.values()))
+    comparison = compare_systems(
+        {name: result.per_case for name, result in systems.items()},
+        first.random_per_case,
+        first.k,
+        n_bootstrap=10,
+    )
+    console = make_console()  # stdout is not a terminal under pytest
+    assert console.width == PIPE_WIDTH == 80
+    with console.capture() as captured:
+        console.print(comparison_table(comparison, "two systems"))
+    lines = captured.get().splitlines()
+    assert max(map(len, lines)) <= 80
+    means = comparison.table.xs("mean", axis=1, level=1)
+    for system, row in means.iterrows():  # every number whole, on its system's line
+        line = next(x for x in lines if x.strip().startswith(system[:10]))
+        assert all(f"{value:.4f}" in line for value in row)
