@@ -4,6 +4,7 @@ with its metrics (Lightning's bar would write one endless line, or nothing)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytorch_lightning as pl
@@ -12,6 +13,8 @@ from pytorch_lightning.callbacks import RichProgressBar
 from artrec.progress import ProgressLines, is_terminal
 
 HIDDEN = ("v_num",)  # Lightning's logger version: says nothing here
+#: The metrics an epoch's last line shows (the rest are in logs/metrics.csv).
+EPOCH_METRICS = re.compile(r"^(train/loss|val/loss|val/[^/]+/(acc|mae)|rec/recall@\d+)$")
 
 
 class LogProgress(pl.Callback):
@@ -31,7 +34,8 @@ class LogProgress(pl.Callback):
         self._update(args[-1] + 1, "" if loss is None else f"train/loss {float(loss):.4f}")
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        shown = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+        metrics = trainer.callback_metrics.items()
+        shown = {k: float(v) for k, v in metrics if EPOCH_METRICS.match(k) and v.numel() == 1}
         text = ", ".join(f"{k} {v:.4f}" for k, v in sorted(shown.items()))
         if self.lines is not None:
             self.lines.finish(trainer.num_training_batches, text)

@@ -1,6 +1,7 @@
 """Silence what Lightning and torch print that tells the user nothing, message by message:
-the "GPU / TPU available" lines, Lightning's advert for litlogger and a ``_pytree``
-deprecation warning from inside Lightning. Nothing else is filtered."""
+the "GPU / TPU available" lines, Lightning's advert for litlogger, its note that artrec's
+own model summary replaces its default one, and a ``_pytree`` deprecation warning from
+inside Lightning. Nothing else is filtered."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import warnings
 
 #: Lightning's INFO lines that carry nothing for an artrec user.
 LIGHTNING_NOISE = re.compile(
-    r"^(GPU available: |TPU available: |HPU available: |💡 Tip: .*litlogger)"
+    r"^(GPU available: |TPU available: |HPU available: |💡 Tip: .*litlogger"
+    r"|Trainer already configured with model summary callbacks: .*CompactModelSummary)"
 )
 LIGHTNING_LOGGERS = (
     "pytorch_lightning.utilities.rank_zero",

@@ -21,6 +21,10 @@ def test_lightning_noise_is_dropped_and_other_lines_kept(caplog):
         rank_zero_info("GPU available: False, used: False")
         rank_zero_info("TPU available: False, using: 0 TPU cores")
         rank_zero_info("💡 Tip: For seamless cloud logging, try installing [litlogger](x)")
+        rank_zero_info(
+            "Trainer already configured with model summary callbacks: "
+            "[<class 'artrec.callbacks.model_summary.CompactModelSummary'>]. Skipping ..."
+        )
         rank_zero_info("`Trainer.fit` stopped: `max_epochs=2` reached.")
     assert [r.getMessage() for r in caplog.records] == [
         "`Trainer.fit` stopped: `max_epochs=2` reached."
