@@ -20,9 +20,10 @@ from pathlib import Path
 import torch
 import yaml
 from PIL import Image
-from rich.console import Console
+from rich.console import Console, Group
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from artrec.data.dataset import Dataset
 from artrec.embeddings import load_embeddings
@@ -50,6 +51,8 @@ from artrec.reporting.text_tables import Cell, TextTable
 INDEX = "index.html"
 SCATTER = "imagenet_top1_vs_recall"
 GALLERY_CHOICES = ("best", "all", "none")
+NAME_WIDTH = 16  # a run's name is kept whole up to this width in the terminal's tables
+CONSOLE_SKIP = ("directory",)  # in index.html and the warnings; too wide for 80 columns
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,7 +90,7 @@ def write_report(
     overview = runs_table(runs)
     left_out = left_out_lines(runs)
     if console is not None:
-        console.print(rich_table(overview))
+        console.print(rich_table(overview, skip=CONSOLE_SKIP))
         for line in left_out:
             console.print(f"[yellow]warning: {escape(line)}[/yellow]")
     datasets: dict[str, Dataset] = {}
@@ -261,14 +264,31 @@ def _configs(runs: list[Run]) -> list[tuple[str, str]]:
     return out
 
 
-def rich_table(table: TextTable) -> Table:
-    """A TextTable for the terminal: bold for the best, daggers kept."""
-    rich = Table(title=table.title, title_justify="left", caption=" ".join(table.notes), box=BOX)
-    for index, name in enumerate(table.header):
-        rich.add_column(name, justify="left" if index < table.left else "right")
+def rich_table(table: TextTable, skip: Sequence[str] = ()) -> Group:
+    """A TextTable for the terminal: bold for the best, daggers kept; names fold onto more
+    lines rather than being cut, numbers never wrap (80 columns read well)."""
+    rich = Table(
+        title=table.title,
+        title_justify="left",
+        box=BOX,
+        padding=(0, 1, 0, 0),
+        pad_edge=False,
+    )
+    longest = max((len(cells[0].text) for cells in table.rows), default=0)
+    keep = [i for i, name in enumerate(table.header) if name not in skip]
+    for index, name in ((i, table.header[i]) for i in keep):
+        if index >= table.left:  # numbers whole; a long header may wrap
+            cells = [len(row[index].text) + row[index].dagger for row in table.rows]
+            widest = max([*cells, *map(len, name.split())])
+            rich.add_column(name, justify="right", min_width=widest, max_width=widest)
+        else:
+            if index == 0:
+                rich.add_column(name, overflow="fold", min_width=min(longest, NAME_WIDTH))
+            else:
+                rich.add_column(name, overflow="fold", max_width=NAME_WIDTH - 6)
     for cells in table.rows:
-        rich.add_row(*(_rich_cell(cell) for cell in cells))
-    return rich
+        rich.add_row(*(_rich_cell(cells[i]) for i in keep))
+    return Group(rich, Text(" ".join(table.notes), style="dim"))
 
 
 def _rich_cell(cell: Cell) -> str:
