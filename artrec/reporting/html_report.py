@@ -21,7 +21,7 @@ body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; 
 h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; }
 table { border-collapse: collapse; margin: 1em 0 .3em; font-size: .9em; }
 caption { text-align: left; font-weight: bold; padding-bottom: .4em; }
-th, td { padding: .25em .6em; border-bottom: 1px solid #e4e4e4; overflow-wrap: anywhere; }
+th, td { padding: .25em .6em; border-bottom: 1px solid #e4e4e4; }
 th { border-bottom: 2px solid #888; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.rule td { border-top: 2px solid #888; }
