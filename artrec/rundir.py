@@ -35,6 +35,7 @@ PER_CASE_FILE = "per_case.csv"
 EMBEDDINGS_FILE = "embeddings.npz"
 START_DIR = "start"  # train: the starting embedding's results
 CHECKPOINTS_DIR = "checkpoints"
+SYSTEMS_DIR = "systems"  # recommend_eval of several files: systems/<name>/metrics.json
 LAST_CHECKPOINT = Path(CHECKPOINTS_DIR) / "last.ckpt"
 RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
 CONTENT_HASH_LIMIT = 256 * 2**20  # image sets up to this size are hashed by content

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 BENCHMARKS = (
+    ("bench_cli.py",),
     ("bench_gallery.py",),
     ("bench_protocol.py", "--quick", "--repeat", "3"),
     ("bench_extract.py",),

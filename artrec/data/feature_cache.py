@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from rich.progress import track
 from torch import nn
 from torch.utils.data import DataLoader
 
 from artrec.data.images import ItemImages
 from artrec.io import atomic_path
+from artrec.progress import track
 
 
 @torch.inference_mode()

@@ -150,7 +150,9 @@ def _write(folder: Path, params: dict[str, int]) -> None:
 
 
 def gallery_params(scale: str = "default", **overrides: int) -> dict[str, int]:
-    """The full parameter set of a scale, with overrides (items, users, transactions, ...)."""
+    """The full parameter set of a scale, with overrides (items, users, transactions, ...).
+    Without a number of transactions, they follow the number of users at the scale's rate
+    (the default scale: 3 per user)."""
     if scale not in GALLERY_SCALES:
         raise ConfigError(f"unknown gallery scale {scale!r}; choose one of {list(GALLERY_SCALES)}.")
     unknown = sorted(set(overrides) - set(DEFAULTS) - {"seed"})
@@ -158,7 +160,11 @@ def gallery_params(scale: str = "default", **overrides: int) -> dict[str, int]:
         raise ConfigError(
             f"unknown gallery parameter(s) {unknown}; known: {sorted([*DEFAULTS, 'seed'])}."
         )
-    return {**DEFAULTS, "seed": 0, **GALLERY_SCALES[scale], **overrides}
+    chosen = GALLERY_SCALES[scale]
+    if "users" in overrides and overrides.get("transactions") is None:
+        per_user = chosen["transactions"] / chosen["users"]
+        overrides = {**overrides, "transactions": round(per_user * overrides["users"])}
+    return {**DEFAULTS, "seed": 0, **chosen, **overrides}
 
 
 def ensure_gallery(

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-from rich.progress import track
 
 from artrec.data.dataset import Dataset
 from artrec.errors import ConfigError, CorruptImageError, preview
+from artrec.progress import track
 
 ON_ERROR = ("skip", "fail")
 DECODE_ERRORS = (

@@ -20,6 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from artrec.data.images import ItemImages
+from artrec.models.log_progress import progress_callbacks
 
 
 class EmbedderModule(pl.LightningModule):
@@ -101,13 +102,14 @@ def embed_images(
         pin_memory=torch.cuda.is_available(),
         persistent_workers=False,
     )
+    bar, lines = progress_callbacks(progress)
     trainer = pl.Trainer(
         **trainer_cfg,
         logger=False,
         enable_checkpointing=False,
-        enable_progress_bar=progress,
+        enable_progress_bar=bar,
         enable_model_summary=False,
-        callbacks=[ShardWriter(shard_dir)],
+        callbacks=[ShardWriter(shard_dir), *lines],
     )
     trainer.predict(EmbedderModule(encoder), dataloaders=loader, return_predictions=False)
     trainer.strategy.barrier()

@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from rich.progress import track
 
 from artrec.data import Dataset
 from artrec.data.csvio import write_csv_atomic
@@ -20,6 +19,7 @@ from artrec.data.dataset import ITEMS_FILE, PURCHASES_FILE
 from artrec.embeddings import EmbeddingTable
 from artrec.errors import ArtrecError, ConfigError, DatasetError, EmbeddingsError, preview
 from artrec.io import write_json_atomic
+from artrec.progress import track
 from artrec.recsys.config import ProtocolConfig
 from artrec.recsys.metrics import (
     METRICS,

@@ -1,20 +1,31 @@
-"""Console tables of protocol results (rich)."""
+"""Console tables of protocol results (rich). Imported by every command line before it
+parses its arguments, so it imports no torch, pandas or scipy at the top (``--help`` stays
+fast)."""
 
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING
+
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from artrec.recsys.compare import DAGGER, Comparison
-from artrec.recsys.evaluate import EvalResult
+if TYPE_CHECKING:
+    from artrec.recsys.compare import Comparison
+    from artrec.recsys.evaluate import EvalResult
 
-PIPE_WIDTH = 120  # wide enough for a comparison table when output goes to a file or pipe
+PIPE_WIDTH = 80  # a log file read in an 80-column terminal; $COLUMNS overrides it
+BOX = box.SIMPLE_HEAD  # no vertical rules: a comparison of 7 metrics fits 80 columns
 
 
 def make_console() -> Console:
-    """A console for results: the terminal's width, or PIPE_WIDTH when not a terminal."""
+    """A console for results: the terminal's width, or ``$COLUMNS`` (else PIPE_WIDTH) when
+    output goes to a file or a pipe."""
     console = Console()
-    return console if console.is_terminal else Console(width=PIPE_WIDTH)
+    if console.is_terminal:
+        return console
+    return Console(width=int(os.environ.get("COLUMNS") or PIPE_WIDTH))
 
 
 SHORT_NAMES = {
@@ -30,7 +41,7 @@ SHORT_NAMES = {
 
 def result_table(result: EvalResult, title: str) -> Table:
     """Metrics per test case, per user, and the exact Random expectation, one column each."""
-    table = Table(title=title, title_justify="left")
+    table = Table(title=title, title_justify="left", box=BOX)
     table.add_column("metric")
     for column in ("mean over test cases", "mean over users", "Random (exact)"):
         table.add_column(column, justify="right")
@@ -57,7 +68,9 @@ def result_table(result: EvalResult, title: str) -> Table:
 def comparison_table(comparison: Comparison, title: str) -> Table:
     """One row per system plus Random: the mean per metric, best bold, daggers (the
     intervals are in comparison.md / comparison.csv)."""
-    table = Table(title=title, title_justify="left")
+    from artrec.recsys.compare import DAGGER
+
+    table = Table(title=title, title_justify="left", box=BOX)
     table.add_column("system", overflow="fold", min_width=12)
     for metric in comparison.metrics:
         table.add_column(_short(metric), justify="right", no_wrap=True)

@@ -4,6 +4,7 @@ actually bought framed in green. One PIL image per test case, for reports and W&
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ INK = (30, 30, 30)
 HIT = (20, 160, 60)  # bought
 MISS = (205, 205, 205)
 PLACEHOLDER = (225, 225, 225)
+EPOCH_RANGE = (1e8, 5e9)  # numeric times in this range are read as Unix seconds (1973-2128)
 
 
 def sample_cases(n_total: int, n_cases: int, seed: int) -> np.ndarray:
@@ -60,10 +62,30 @@ def caption(dataset: Dataset, case: CaseRecommendations, k: int) -> str:
         f"{ids[item]} (rank {rank})"
         for item, rank in zip(case.relevant, case.relevant_ranks, strict=True)
     )
+    when = readable_time(case.time)
+    when = f"on {when}" if when != case.time else f"at time {when}"
     return (
-        f"user {case.user_id} at {case.time}: {len(case.profile)} earlier purchase(s); "
+        f"user {case.user_id} {when}: {len(case.profile)} earlier purchase(s); "
         f"top {k} of {case.n_candidates} items in stock; bought {bought}"
     )
+
+
+def readable_time(raw: str) -> str:
+    """A purchase time as people read it: Unix seconds and ISO-8601 as a UTC date and time
+    (``2014-10-13 10:35 UTC``); other numbers (a sequence, days) as written."""
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(raw)
+        except ValueError:
+            return raw
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    else:
+        if not EPOCH_RANGE[0] <= seconds <= EPOCH_RANGE[1]:
+            return raw
+        moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def gallery_image(case: CaseRecommendations, thumbs: _Thumbnails, k: int) -> Image.Image:

@@ -71,16 +71,25 @@ class Table1:
     variant: str
 
     @property
+    def n_top1(self) -> int:
+        """How many frozen runs carry an ImageNet top-1 accuracy."""
+        return int(self.correlation["n"].iloc[0]) if len(self.correlation) else 0
+
+    @property
+    def has_rq1(self) -> bool:
+        """Enough backbones with a known top-1 for the rank correlations (RQ1)."""
+        return self.n_top1 >= MIN_BACKBONES
+
+    @property
     def note(self) -> str:
-        n = int(self.correlation["n"].iloc[0]) if len(self.correlation) else 0
-        if n < MIN_BACKBONES:
+        if not self.has_rq1:
             return (
-                f"Rank correlations need at least {MIN_BACKBONES} backbones with a known ImageNet "
-                f"top-1 accuracy; {n} here, so they are NaN."
+                f"No RQ1 table: rank correlations need at least {MIN_BACKBONES} frozen runs of "
+                f"ImageNet weights with a known top-1 accuracy; {self.n_top1} here."
             )
         return (
-            f"Rank correlation between ImageNet top-1 and each metric over {n} backbones "
-            "(two-sided p-values; Kendall's tau-b)."
+            f"Rank correlation between ImageNet top-1 and each metric over {self.n_top1} "
+            "backbones (two-sided p-values; Kendall's tau-b)."
         )
 
 
@@ -169,8 +178,9 @@ def table2(group: RunGroup, *, alpha: float, n_bootstrap: int, seed: int) -> Tab
     return Table2(title, comparison, info, group.variant)
 
 
-def table1_text(table: Table1) -> tuple[TextTable, TextTable]:
-    """Table 1 (the paper's four metrics and ImageNet accuracy) and its correlations."""
+def table1_text(table: Table1) -> list[TextTable]:
+    """Table 1 (the paper's four metrics and ImageNet accuracy), and its correlations where
+    there are enough backbones with a known top-1 (else Table 1's notes say why not)."""
     labels = [metric_key(name, table.k) for name in TABLE1_METRICS]
     runs = table.frame.drop(RANDOM)
     best = {label: runs[label].max() for label in labels}
@@ -192,9 +202,12 @@ def table1_text(table: Table1) -> tuple[TextTable, TextTable]:
         [
             "Bold: best in its column. Random: exact expectation under a random ranking.",
             variant_note(table.variant),
+            *([] if table.has_rq1 else [table.note]),
         ],
         left=2,
     )
+    if not table.has_rq1:
+        return [main]
     correlation = [
         [Cell(metric), Cell(str(int(values["n"])))]
         + [Cell(number(values[c], 3, "NaN")) for pair in CORRELATIONS.values() for c in pair[:2]]
@@ -206,7 +219,7 @@ def table1_text(table: Table1) -> tuple[TextTable, TextTable]:
     corr = TextTable(
         "ImageNet top-1 vs recommendation (RQ1)", header, correlation, notes=[table.note]
     )
-    return main, corr
+    return [main, corr]
 
 
 def table2_text(table: Table2) -> TextTable:
@@ -235,14 +248,17 @@ def table2_text(table: Table2) -> TextTable:
 
 
 def write_tables(t1: Table1 | None, t2: Table2, out: Path) -> list[Path]:
-    """table1.{md,csv,tex}, table1_correlation.csv, table2.{md,csv,tex} into ``out``."""
+    """table1.{md,csv,tex}, table1_correlation.csv (with RQ1), table2.{md,csv,tex} into
+    ``out``."""
     written = []
     if t1 is not None:
-        main, corr = table1_text(t1)
-        written += _write(out / "table1", to_markdown(main) + "\n" + to_markdown(corr), t1.frame)
-        write_text_atomic(out / "table1.tex", to_latex(main) + "\n" + to_latex(corr))
-        write_csv_atomic(t1.correlation.reset_index(), out / "table1_correlation.csv")
-        written += [out / "table1.tex", out / "table1_correlation.csv"]
+        texts = table1_text(t1)
+        written += _write(out / "table1", "\n".join(map(to_markdown, texts)), t1.frame)
+        write_text_atomic(out / "table1.tex", "\n".join(map(to_latex, texts)))
+        written.append(out / "table1.tex")
+        if t1.has_rq1:
+            write_csv_atomic(t1.correlation.reset_index(), out / "table1_correlation.csv")
+            written.append(out / "table1_correlation.csv")
     text = table2_text(t2)
     long = t2.comparison.long().rename(columns={"system": "run"})
     long = long.merge(t2.runs.reset_index(), on="run", how="left")

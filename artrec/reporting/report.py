@@ -20,9 +20,10 @@ from pathlib import Path
 import torch
 import yaml
 from PIL import Image
-from rich.console import Console
+from rich.console import Console, Group
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from artrec.data.dataset import Dataset
 from artrec.embeddings import load_embeddings
@@ -30,7 +31,7 @@ from artrec.errors import ArtrecError, ConfigError, ReportError
 from artrec.io import atomic_path, write_text_atomic
 from artrec.recsys.compare import DAGGER
 from artrec.recsys.config import ProtocolConfig
-from artrec.reporting.console import make_console
+from artrec.reporting.console import BOX, make_console
 from artrec.reporting.figures import figure_stem, metric_bars, save_figure, top1_scatter
 from artrec.reporting.galleries import render_galleries
 from artrec.reporting.html_report import Section, render_html
@@ -43,12 +44,15 @@ from artrec.reporting.paper_tables import (
     table2_text,
     write_tables,
 )
-from artrec.reporting.runs import CONFIG_FILE, Run, RunGroup, find_runs, group_runs
+from artrec.reporting.run_dirs import find_runs
+from artrec.reporting.runs import CONFIG_FILE, Run, RunGroup, group_runs
 from artrec.reporting.text_tables import Cell, TextTable
 
 INDEX = "index.html"
 SCATTER = "imagenet_top1_vs_recall"
 GALLERY_CHOICES = ("best", "all", "none")
+NAME_WIDTH = 16  # a run's name is kept whole up to this width in the terminal's tables
+CONSOLE_SKIP = ("directory",)  # in index.html and the warnings; too wide for 80 columns
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,8 +88,11 @@ def write_report(
     runs = find_runs(run_dirs)
     groups = group_runs(runs)
     overview = runs_table(runs)
+    left_out = left_out_lines(runs)
     if console is not None:
-        console.print(rich_table(overview))
+        console.print(rich_table(overview, skip=CONSOLE_SKIP))
+        for line in left_out:
+            console.print(f"[yellow]warning: {escape(line)}[/yellow]")
     datasets: dict[str, Dataset] = {}
     sections = []
     for number, group in enumerate(groups, start=1):
@@ -94,6 +101,7 @@ def write_report(
     intro = [
         f"{len(runs)} run(s) from {', '.join(map(str, run_dirs))}; "
         f"{sum(run.completed for run in runs)} completed.",
+        *left_out,
     ]
     if not groups:
         intro.append("No completed runs: nothing to compare yet.")
@@ -210,6 +218,19 @@ def _slug(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_") or "run"
 
 
+def left_out_lines(runs: list[Run]) -> list[str]:
+    """One line per run the tables leave out (failed, incomplete, unreadable) and why."""
+    return [
+        f"Left out {run.label} ({run.status}): {_last_line(run.error)} [{run.path}]"
+        for run in runs
+        if not run.completed
+    ]
+
+
+def _last_line(text: str | None) -> str:
+    return text.strip().splitlines()[-1] if text and text.strip() else "no reason recorded"
+
+
 def runs_table(runs: list[Run]) -> TextTable:
     """Every run found, completed or not, with what it is and why it failed."""
     header = ["run", "status", "group", "task", "tuning", "backbone", "directory", "error"]
@@ -222,7 +243,7 @@ def runs_table(runs: list[Run]) -> TextTable:
             Cell(run.tuning if run.completed else ""),
             Cell(str(run.backbone.get("preset") or run.backbone.get("name") or "")),
             Cell(str(run.path)),
-            Cell((run.error or "").strip().splitlines()[-1] if run.error else ""),
+            Cell(_last_line(run.error) if not run.completed else ""),
         ]
         for run in runs
     ]
@@ -243,14 +264,31 @@ def _configs(runs: list[Run]) -> list[tuple[str, str]]:
     return out
 
 
-def rich_table(table: TextTable) -> Table:
-    """A TextTable for the terminal: bold for the best, daggers kept."""
-    rich = Table(title=table.title, title_justify="left", caption=" ".join(table.notes))
-    for index, name in enumerate(table.header):
-        rich.add_column(name, justify="left" if index < table.left else "right")
+def rich_table(table: TextTable, skip: Sequence[str] = ()) -> Group:
+    """A TextTable for the terminal: bold for the best, daggers kept; names fold onto more
+    lines rather than being cut, numbers never wrap (80 columns read well)."""
+    rich = Table(
+        title=table.title,
+        title_justify="left",
+        box=BOX,
+        padding=(0, 1, 0, 0),
+        pad_edge=False,
+    )
+    longest = max((len(cells[0].text) for cells in table.rows), default=0)
+    keep = [i for i, name in enumerate(table.header) if name not in skip]
+    for index, name in ((i, table.header[i]) for i in keep):
+        if index >= table.left:  # numbers whole; a long header may wrap
+            cells = [len(row[index].text) + row[index].dagger for row in table.rows]
+            widest = max([*cells, *map(len, name.split())])
+            rich.add_column(name, justify="right", min_width=widest, max_width=widest)
+        else:
+            if index == 0:
+                rich.add_column(name, overflow="fold", min_width=min(longest, NAME_WIDTH))
+            else:
+                rich.add_column(name, overflow="fold", max_width=NAME_WIDTH - 6)
     for cells in table.rows:
-        rich.add_row(*(_rich_cell(cell) for cell in cells))
-    return rich
+        rich.add_row(*(_rich_cell(cells[i]) for i in keep))
+    return Group(rich, Text(" ".join(table.notes), style="dim"))
 
 
 def _rich_cell(cell: Cell) -> str:

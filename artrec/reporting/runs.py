@@ -1,11 +1,7 @@
-"""Collect run directories (the RUN DIRECTORY CONTRACT) for reports, and group the runs
-that were judged on the same test cases.
+"""A run as the report sees it (docs/runs.md), and the runs judged on the same test cases.
 
-A run directory holds ``run.json`` (written last, status completed / failed) and, when
-completed, ``metrics.json`` and ``per_case.csv``; ``config.yaml`` and ``embeddings.npz``
-where the job wrote them. Older directories with only ``metrics.json`` and
-``per_case.csv`` (``recommend_eval.py`` outputs) are runs too. A sweep directory is
-searched recursively; a run's own subdirectories (``start/``, ``checkpoints/``) are not.
+:mod:`artrec.reporting.run_dirs` finds and reads the directories; this module says what a
+run is (task, tuning, backbone, dataset) and groups completed runs by their test cases.
 """
 
 from __future__ import annotations
@@ -20,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from artrec.data.csvio import read_string_csv
 from artrec.data.dataset import Dataset, load_dataset
@@ -30,11 +25,10 @@ from artrec.errors import ArtrecError, ReportError
 from artrec.recsys.compare import CASE_KEYS
 from artrec.recsys.evaluate import METRICS_FILE, PER_CASE_COLUMNS, PER_CASE_FILE
 from artrec.recsys.metrics import METRICS, random_expectation
-from artrec.rundir import CONFIG_FILE, RUN_FILE
+from artrec.rundir import CONFIG_FILE
 
-MARKERS = (RUN_FILE, METRICS_FILE, CONFIG_FILE)
-STATUSES = ("completed", "failed", "incomplete")
 RERUN = "re-run the job, or leave its directory out of the report"
+DATASET_NAMES = {"demo": "the demo gallery"}  # config name -> words for titles
 NUMERIC = ["n_candidates", "n_relevant", "first_rank", *METRICS]
 
 
@@ -55,7 +49,7 @@ class Run:
 
     @property
     def error(self) -> str | None:
-        if self.status == "incomplete":
+        if self.status == "incomplete" and not self.info.get("error"):
             return "no run.json: still running, or stopped before it finished"
         return self.info.get("error")
 
@@ -90,7 +84,21 @@ class Run:
 
     @property
     def backbone(self) -> dict[str, Any]:
+        """The embeddings' backbone where a checkpoint made them (the config names the
+        default one), else the config's, else the embeddings meta's."""
+        if self.config.get("ckpt") or self.meta.get("checkpoint"):
+            return self.meta.get("backbone") or self.config.get("backbone") or {}
         return self.config.get("backbone") or self.meta.get("backbone") or {}
+
+    @property
+    def dataset_name(self) -> str:
+        """The dataset for people: its config name, else its folder's name."""
+        configured = self._dataset_config() or {}
+        name = configured.get("name") if isinstance(configured, dict) else None
+        if name and name != "folder":
+            return DATASET_NAMES.get(str(name), str(name))
+        folder = Path(str(configured.get("root") or self.metrics.get("dataset") or "")).name
+        return "a generated gallery" if folder.startswith("gallery-") else folder
 
     @property
     def tasks(self) -> str:
@@ -141,9 +149,7 @@ class Run:
     def dataset(self) -> Dataset:
         """The dataset the run was judged on: rec_eval.dataset, else its dataset config, else
         the root metrics.json names."""
-        configured = (self.config.get("rec_eval") or {}).get("dataset") or self.config.get(
-            "dataset"
-        )
+        configured = self._dataset_config()
         if configured:
             return load_configured_dataset(configured, require_purchases=True)
         if not self.metrics.get("dataset"):
@@ -154,73 +160,8 @@ class Run:
             self.metrics["dataset"], allow_absolute_images=True, require_purchases=True
         )
 
-
-def find_runs(paths: Sequence[str | Path]) -> list[Run]:
-    """Every run directory at or below ``paths``, each with a unique label."""
-    found: dict[Path, Path] = {}
-    for root in map(Path, paths):
-        if not root.is_dir():
-            raise ReportError(f"{root}: not a directory; give run or sweep directories.")
-        dirs = list(_run_dirs(root))
-        if not dirs:
-            raise ReportError(
-                f"{root}: no run directories at or below it (a run holds run.json, or "
-                "metrics.json and per_case.csv). Give a run or sweep directory written by "
-                "train.py, extract.py or recommend_eval.py."
-            )
-        found.update({d.resolve(): root for d in dirs if d.resolve() not in found})
-    return _labelled([load_run(d) for d in found], found)
-
-
-def _run_dirs(folder: Path):
-    if any((folder / name).is_file() for name in MARKERS):
-        yield folder
-        return
-    for child in sorted(folder.iterdir()):
-        if child.is_dir() and not child.is_symlink() and not child.name.startswith("."):
-            yield from _run_dirs(child)
-
-
-def load_run(path: Path, label: str | None = None) -> Run:
-    """Read one run directory; unreadable files raise :class:`ReportError`."""
-    info = _read(path / RUN_FILE, json.loads)
-    config = _read(path / CONFIG_FILE, yaml.safe_load)
-    metrics = _read(path / METRICS_FILE, json.loads)
-    complete = bool(metrics) and (path / PER_CASE_FILE).is_file()
-    status = info.get("status") or ("completed" if complete else "incomplete")
-    if status not in STATUSES[:2] and info:
-        raise ReportError(f"{path / RUN_FILE}: status {status!r} is not completed or failed.")
-    if status == "completed" and not complete:
-        missing = [f for f in (METRICS_FILE, PER_CASE_FILE) if not (path / f).is_file()]
-        raise ReportError(f"{path}: run.json says completed but {missing} missing; {RERUN}.")
-    name = config.get("run_name") or info.get("run_name") or path.name
-    return Run(path, str(name), status, info, config, metrics)
-
-
-def _read(path: Path, parse) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        value = parse(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
-        raise ReportError(f"{path}: unreadable ({exc}); {RERUN}.") from exc
-    if not isinstance(value, dict):
-        raise ReportError(f"{path}: expected a mapping, found {type(value).__name__}; {RERUN}.")
-    return value
-
-
-def _labelled(runs: list[Run], roots: dict[Path, Path]) -> list[Run]:
-    """Runs whose labels collide are named by their path below the directory given."""
-    counts = pd.Series([run.label for run in runs]).value_counts()
-    out = []
-    for run in runs:
-        if counts[run.label] > 1:
-            root = roots[run.path.resolve()]
-            relative = run.path.resolve().relative_to(root.resolve())
-            name = str(relative) if str(relative) != "." else str(run.path)
-            run = Run(run.path, name, run.status, run.info, run.config, run.metrics)
-        out.append(run)
-    return out
+    def _dataset_config(self) -> Any:
+        return (self.config.get("rec_eval") or {}).get("dataset") or self.config.get("dataset")
 
 
 @dataclass(frozen=True)
@@ -236,7 +177,8 @@ class RunGroup:
 
     @property
     def title(self) -> str:
-        return f"{Path(self.dataset).name or self.dataset}: {self.n_cases} test cases, k={self.k}"
+        name = self.runs[0].dataset_name or self.dataset
+        return f"{name}: {self.n_cases} test cases, k={self.k}"
 
     @property
     def per_case(self) -> dict[str, pd.DataFrame]:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from dataclasses import dataclass, field
 
 from artrec.recsys.compare import DAGGER, markdown_escape
 from artrec.reporting.console import SHORT_NAMES
 
 MISSING = "-"
+P_VALUE = re.compile(r"\bp < ([0-9]+(?:\.[0-9]+)?)")  # a significance level: math mode
 LATEX_SPECIALS = {
     "\\": r"\textbackslash{}",
     "&": r"\&",
@@ -103,7 +105,7 @@ def to_latex(table: TextTable) -> str:
         lines.append(" & ".join(_latex_cell(cell) for cell in cells) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]
     if table.notes:
-        notes = " ".join(latex_escape(note) for note in table.notes)
+        notes = P_VALUE.sub(r"$p < \1$", " ".join(latex_escape(note) for note in table.notes))
         lines.append(f"\\par\\smallskip{{\\footnotesize {notes}}}")
     lines.append("\\end{table}")
     return "\n".join(lines) + "\n"

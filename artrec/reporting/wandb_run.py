@@ -117,7 +117,8 @@ def wandb_logger(cfg: dict[str, Any], out: Path, task: str) -> ArtrecWandbLogger
         tags=run_tags(cfg),
         config=cfg,
         mode=resolve_mode(settings.get("mode"), out),
-        settings=wandb.Settings(console=str(settings.get("console", "off"))),
+        # quiet: no run history, summary or sync hints printed (they are in the run's files)
+        settings=wandb.Settings(console=str(settings.get("console", "off")), quiet=True),
     )
     try:
         _ = logger.experiment

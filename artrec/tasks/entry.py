@@ -1,11 +1,14 @@
 """The one bridge between a Hydra entry script and a task's ``run(cfg)``.
 
 Importing it registers the sweep directory resolvers (``artrec.tasks.sweeps``), which
-the configs under ``conf/hydra/`` use, before Hydra composes them.
+the configs under ``conf/hydra/`` use, before Hydra composes them. It imports no torch,
+Lightning, timm or W&B: ``--help``, ``--cfg job`` and tab completion never load them; a
+task's module is imported when the task runs.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -27,14 +30,17 @@ log = logging.getLogger("artrec")
 SPAWNING_STRATEGIES = frozenset({"ddp_spawn", "ddp_fork", "ddp_notebook"})
 
 
-def run_task(task: Task, cfg: DictConfig) -> Any:
-    """Resolve ``cfg`` (``${hydra:...}`` included) to plain values and run ``task`` as a job.
+def run_task(task: Task | str, cfg: DictConfig) -> Any:
+    """Resolve ``cfg`` (``${hydra:...}`` included) to plain values and run ``task`` (or the
+    ``TASK`` of ``artrec.tasks.<task>``, imported now) as a job.
 
     A single run ends a user error with its message and exit status 1, not a traceback.
     In a multirun a failing job is logged and recorded, and the sweep goes on (SystemExit
     would end it): the summary at its end (``sweeps.SweepSummary``) sets the exit status.
     """
     job = job_info()
+    if isinstance(task, str):
+        task = importlib.import_module(f"artrec.tasks.{task}").TASK
     try:
         result = _run(task, cfg, job)
     except RunDirError as exc:  # not logged: the job's log file would land in that directory

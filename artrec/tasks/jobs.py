@@ -45,6 +45,8 @@ from artrec.rundir import (
     read_config,
     read_run,
 )
+from artrec.tasks.banner import key_choices
+from artrec.tasks.quiet import quiet_libraries
 
 log = logging.getLogger("artrec")
 # Config keys (dotted) that do not change a run's results: where it is written, how it is
@@ -113,6 +115,8 @@ def run_job(task: Task, cfg: dict[str, Any], *, job: JobInfo | None = None) -> A
         if task.resumable:
             cfg = {**cfg, "ckpt_path": (read_config(out) or cfg).get("ckpt_path")}
         return task.run(cfg)
+    quiet_libraries()
+    _say(key_choices(task.name, cfg))
     with RunLock(out):
         inputs = task.inputs(cfg)
         plan = plan_run(out, task, cfg, inputs)

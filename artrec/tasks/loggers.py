@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +19,6 @@ from artrec.data.dataset import Dataset
 from artrec.embeddings import EMBEDDINGS_FILE, EmbeddingTable, load_embeddings
 from artrec.errors import ConfigError
 from artrec.recsys.config import ProtocolConfig
-from artrec.reporting.wandb_run import ArtrecWandbLogger, wandb_logger
 
 
 class _KeepingWriter(ExperimentWriter):
@@ -48,7 +48,15 @@ def _csv(cfg: dict[str, Any], out: Path, task: str) -> list[Logger]:
 
 
 def _wandb(cfg: dict[str, Any], out: Path, task: str) -> list[Logger]:
+    from artrec.reporting.wandb_run import wandb_logger  # wandb is imported only for W&B runs
+
     return [wandb_logger(cfg, out, task)]
+
+
+def _wandb_loggers(loggers: list[Logger]) -> list[Logger]:
+    """The W&B loggers among ``loggers`` (none unless ``_wandb`` imported W&B)."""
+    module = sys.modules.get("artrec.reporting.wandb_run")
+    return [x for x in loggers if module is not None and isinstance(x, module.ArtrecWandbLogger)]
 
 
 LOGGERS: dict[str, Callable[[dict[str, Any], Path, str], list[Logger]]] = {
@@ -77,9 +85,8 @@ def open_loggers(cfg: dict[str, Any], out: Path, task: str) -> Iterator[list[Log
         yield loggers
         failed = False
     finally:
-        for logger in loggers:
-            if isinstance(logger, ArtrecWandbLogger):
-                logger.finish_run(failed)
+        for logger in _wandb_loggers(loggers):
+            logger.finish_run(failed)
 
 
 def publish_results(
@@ -94,7 +101,7 @@ def publish_results(
     results written in ``out`` (metrics.json, per_case.csv), of ``table`` on ``dataset``.
 
     ``table`` None: ``out``'s embeddings.npz, read only when such a logger is present."""
-    publishers = [logger for logger in loggers if isinstance(logger, ArtrecWandbLogger)]
+    publishers = _wandb_loggers(loggers)
     if publishers and table is None:
         table = load_embeddings(out / EMBEDDINGS_FILE)
     for logger in publishers:

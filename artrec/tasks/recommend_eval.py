@@ -18,7 +18,7 @@ from artrec.recsys.compare import compare_systems, write_comparison
 from artrec.recsys.config import ProtocolConfig
 from artrec.recsys.evaluate import EvalResult, evaluate, write_result
 from artrec.reporting.console import comparison_table, make_console, result_table
-from artrec.rundir import file_digest
+from artrec.rundir import SYSTEMS_DIR, file_digest
 from artrec.tasks.jobs import Task
 
 
@@ -44,7 +44,7 @@ def run(cfg: dict[str, Any]) -> float:
         result = evaluate(
             dataset, load_embeddings(path), protocol, progress=cfg.get("progress", True)
         )
-        target = out if len(files) == 1 else out / "systems" / name
+        target = out if len(files) == 1 else out / SYSTEMS_DIR / name
         fault_point("evaluated")
         write_result(result, target, embeddings_label=str(path), dataset_label=str(dataset.root))
         if len(files) == 1:

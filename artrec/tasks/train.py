@@ -17,6 +17,7 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import Logger
 from rich.table import Table
 
+from artrec.callbacks.model_summary import CompactModelSummary
 from artrec.callbacks.rec_eval import RecEvalCallback
 from artrec.callbacks.reproducible import ReproducibleEpochs
 from artrec.data.dataset import Dataset
@@ -25,11 +26,13 @@ from artrec.data.image_check import check_images
 from artrec.data.source import load_configured_dataset
 from artrec.errors import ConfigError
 from artrec.models.checkpoints import read_checkpoint
+from artrec.models.log_progress import progress_callbacks
 from artrec.recsys.config import ProtocolConfig
-from artrec.reporting.console import make_console
+from artrec.reporting.console import BOX, make_console
 from artrec.rundir import CHECKPOINTS_DIR, LAST_CHECKPOINT, METRICS_FILE, START_DIR, file_input
 from artrec.tasks.jobs import Task
 from artrec.tasks.loggers import open_loggers, publish_results
+from artrec.tasks.quiet import SHALLOW_EVAL_MODE
 from artrec.tasks.training_data import build_datamodule, rec_inputs
 
 
@@ -95,15 +98,19 @@ def _fit(cfg: dict[str, Any], out: Path, loggers: list[Logger]) -> float | None:
             meta={"backbone": cfg["backbone"], "tasks": cfg["tasks"], "tuning": cfg["tuning"]},
         ),
         ReproducibleEpochs(int(cfg["seed"]), datamodule.sampler),
+        CompactModelSummary(),
     ]
+    bar, lines = progress_callbacks(bool(cfg.get("progress", True)))
+    if cfg["tuning"]["mode"] == "shallow":
+        make_console().print(SHALLOW_EVAL_MODE, markup=False, highlight=False)
     trainer = pl.Trainer(
         **cfg["trainer"],
         max_epochs=int(cfg["max_epochs"]),
-        callbacks=callbacks,
+        callbacks=[*callbacks, *lines],
         logger=loggers,
         default_root_dir=out,
         deterministic=True,
-        enable_progress_bar=bool(cfg.get("progress", True)),
+        enable_progress_bar=bar,
         log_every_n_steps=10,
     )
     ckpt_path = _resume_from(out, cfg.get("ckpt_path"))
@@ -147,7 +154,7 @@ def _report(out: Path, objective: str) -> float:
     start_file = out / START_DIR / METRICS_FILE
     start = json.loads(start_file.read_text()) if start_file.is_file() else None
     table = Table(
-        title=f"Recommendation before and after fine-tuning ({out})", title_justify="left"
+        title=f"Recommendation before and after fine-tuning ({out})", title_justify="left", box=BOX
     )
     for column in ("metric", "before (backbone)", "after (shared layer)", "Random (exact)"):
         table.add_column(column, justify="left" if column == "metric" else "right")

@@ -77,6 +77,19 @@ def write_run(
     return out
 
 
+def several_systems(root: Path, dataset: Dataset, status: str = "completed") -> Path:
+    """A recommend_eval of two embeddings files: systems/<name>/ and the run's run.json."""
+    for seed, name in enumerate(("sharp", "noisy")):
+        write_run(root / "systems" / name, dataset, vectors(dataset, 0.5 + 2 * seed, seed), None)
+    (root / "comparison.md").write_text("| system |\n")
+    (root / "config.yaml").write_text(
+        yaml.safe_dump({"dataset": {"name": "demo"}, "group": None, "embeddings": "x"})
+    )
+    info = {"task": "recommend_eval", "status": status, "run_name": root.name}
+    (root / "run.json").write_text(json.dumps(info))
+    return root
+
+
 def backbone_config(name: str, top1: float | None, top5: float | None, **extra) -> dict:
     return {
         "preset": name,

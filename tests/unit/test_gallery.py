@@ -147,11 +147,14 @@ def test_scales_and_overrides() -> None:
     assert gallery_params("ugallery", users=100) == {
         "items": 6040,
         "users": 100,
-        "transactions": 4099,
+        "transactions": 140,  # the scale's 4099 / 2919 per user
         "artists": 40,
         "image_size": 128,
         "seed": 0,
     }
+    assert gallery_params()["transactions"] == 1500  # the demo's gallery is unchanged
+    assert gallery_params(items=200, users=60)["transactions"] == 180  # 3 per user
+    assert gallery_params(users=60, transactions=70)["transactions"] == 70
     with pytest.raises(ConfigError, match="unknown gallery scale 'huge'"):
         gallery_params("huge")
     with pytest.raises(ConfigError, match=r"unknown gallery parameter\(s\) \['itms'\]"):

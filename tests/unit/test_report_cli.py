@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import pandas as pd
 import pytest
 from PIL import Image
-from report_testkit import backbone_config, config, shared_sweep, vectors, write_run
+from report_testkit import (
+    backbone_config,
+    config,
+    several_systems,
+    shared_sweep,
+    vectors,
+    write_run,
+)
 
 from artrec.recsys import ProtocolConfig
 from artrec.reporting.paper_tables import VARIANT_NOTES
@@ -118,3 +126,20 @@ def test_no_runs_is_a_clear_error(tmp_path, capsys):
 def test_settings_are_checked():
     with pytest.raises(Exception, match="galleries='some'"):
         Settings(galleries="some")
+
+
+def test_a_folder_of_every_kind_of_run_is_reported_and_broken_runs_are_named(tmp_path, capsys):
+    dataset, sweep = shared_sweep()
+    several_systems(tmp_path / "runs" / "eval", dataset)
+    shutil.copytree(sweep / "vgg19", tmp_path / "runs" / "vgg19")
+    shutil.copytree(sweep / "broken", tmp_path / "runs" / "failed")
+    shutil.copytree(sweep / "resnet50", tmp_path / "runs" / "cut")
+    (tmp_path / "runs" / "cut" / "per_case.csv").unlink()
+    out = tmp_path / "report"
+    assert main([str(tmp_path / "runs"), "--out", str(out), *ARGS, "--no-figures"]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "warning: Left out cut (broken):" in printed and "per_case.csv" in printed
+    assert "warning: Left out failed (failed): RuntimeError: CUDA out of memory" in printed
+    table2 = pd.read_csv(out / "table2.csv")
+    assert sorted(set(table2["run"])) == ["Random", "noisy", "sharp", "vgg19"]
+    assert "Left out cut (broken)" in (out / "index.html").read_text()

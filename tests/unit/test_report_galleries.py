@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -89,7 +91,8 @@ def test_galleries_show_profile_top_k_and_mark_the_bought_items(tmp_path):
     listed = Recommender(dataset, embeddings, protocol).top_k(chosen)
     for (caption, image), case, row in zip(shown, listed, chosen, strict=True):
         expected = per_case.iloc[row]
-        assert f"user {expected['user_id']} at {expected['time']}" in caption
+        when = datetime.fromtimestamp(float(expected["time"]), tz=timezone.utc)
+        assert f"user {expected['user_id']} on {when:%Y-%m-%d %H:%M} UTC:" in caption
         assert f"rank {expected['first_rank']})" in caption
         assert f"top 10 of {expected['n_candidates']} items" in caption
         # Each recommended cell's frame: thick green where bought, else thin grey. The top k
@@ -109,3 +112,17 @@ def test_sample_cases_is_seeded_and_bounded():
     assert sample_cases(100, 4, 0).tolist() == sample_cases(100, 4, 0).tolist()
     assert sample_cases(3, 10, 0).tolist() == [0, 1, 2]
     assert len(set(sample_cases(50, 7, 1))) == 7
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("1413194148", "2014-10-13 09:55 UTC"),  # Unix seconds, as UGallery writes them
+        ("2014-07-03T07:07:27", "2014-07-03 07:07 UTC"),  # naive ISO-8601 is UTC
+        ("2014-07-03T07:07:27+02:00", "2014-07-03 05:07 UTC"),
+        ("12", "12"),  # a sequence number, not a date
+        ("3.5", "3.5"),
+    ],
+)
+def test_purchase_times_read_as_dates(raw, shown):
+    assert galleries.readable_time(raw) == shown

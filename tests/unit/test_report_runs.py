@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-import json
+import re
 import shutil
 
 import pandas as pd
 import pytest
-from report_testkit import backbone_config, config, shared_sweep, vectors, write_run
+import yaml
+from report_testkit import (
+    backbone_config,
+    config,
+    several_systems,
+    shared_sweep,
+    vectors,
+    write_run,
+)
 
 from artrec.errors import ReportError
 from artrec.recsys import ProtocolConfig
-from artrec.reporting.runs import find_runs, group_runs, load_run
+from artrec.reporting.run_dirs import find_runs, load_run
+from artrec.reporting.runs import group_runs
 
 
 def _by_label(runs):
@@ -87,21 +96,74 @@ def test_a_directory_without_runs_is_a_clear_error(tmp_path):
         find_runs([tmp_path / "missing"])
 
 
-def test_unreadable_files_name_the_file_and_the_fix(tmp_path):
+def test_unreadable_runs_are_broken_and_name_the_file_and_the_fix(tmp_path):
     _, sweep = shared_sweep()
     run = tmp_path / "vgg19"
     shutil.copytree(sweep / "vgg19", run)
+    shutil.copytree(sweep / "resnet50", tmp_path / "resnet50")
     (run / "metrics.json").write_text("{not json")
     with pytest.raises(ReportError, match=r"metrics\.json: unreadable .*re-run the job"):
-        find_runs([tmp_path])
+        load_run(run)
+    runs = _by_label(find_runs([tmp_path]))  # the report goes on without it
+    assert (runs["vgg19"].status, runs["resnet50"].status) == ("broken", "completed")
+    assert re.search(r"metrics\.json: unreadable .*re-run the job", runs["vgg19"].error)
     shutil.copy(sweep / "vgg19" / "metrics.json", run / "metrics.json")
     (run / "per_case.csv").unlink()
-    with pytest.raises(ReportError, match=r"completed but \['per_case\.csv'\] missing"):
-        find_runs([tmp_path])
-    shutil.copy(sweep / "vgg19" / "per_case.csv", run / "per_case.csv")
-    (run / "per_case.csv").write_text("user_id,time\nu1,1\n")
-    with pytest.raises(ReportError, match=r"per_case\.csv: unreadable per-case results"):
-        group_runs(find_runs([tmp_path]))
-    (run / "run.json").write_text(json.dumps({"status": "done"}))
-    with pytest.raises(ReportError, match="status 'done' is not completed or failed"):
-        find_runs([tmp_path])
+    broken = _by_label(find_runs([tmp_path]))["vgg19"]
+    assert broken.status == "broken"
+    assert "completed but ['per_case.csv'] missing" in broken.error
+    (run / "per_case.csv").write_text("user_id,time\nu1,5\n")
+    assert "unreadable per-case results" in _by_label(find_runs([tmp_path]))["vgg19"].error
+
+
+def test_a_recommend_eval_of_several_files_is_one_run_per_system(tmp_path):
+    dataset, _ = shared_sweep()
+    several_systems(tmp_path / "eval", dataset)
+    runs = _by_label(find_runs([tmp_path]))
+    assert sorted(runs) == ["noisy", "sharp"]
+    assert all(run.completed and run.task == "recommend_eval" for run in runs.values())
+    assert (
+        runs["sharp"].metrics["metrics"]["recall@20"]
+        > runs["noisy"].metrics["metrics"]["recall@20"]
+    )
+    (groups,) = group_runs(runs.values())
+    assert groups.title.startswith("the demo gallery: ")
+    several_systems(tmp_path / "stopped", dataset, status="running")
+    runs = find_runs([tmp_path / "stopped"])
+    assert {run.status for run in runs} == {"incomplete"}
+    assert "run.json says running" in runs[0].error
+
+
+def test_results_moved_aside_are_not_runs(tmp_path):
+    _, sweep = shared_sweep()
+    shutil.copytree(sweep / "vgg19", tmp_path / "vgg19")
+    shutil.copytree(sweep / "resnet50", tmp_path / "vgg19" / "previous" / "20260101T000000")
+    shutil.copytree(sweep / "nasnetalarge", tmp_path / "previous" / "20260101T000000")
+    assert [run.label for run in find_runs([tmp_path])] == ["vgg19"]
+
+
+def test_same_names_from_two_roots_get_the_short_part_that_differs(tmp_path):
+    _, sweep = shared_sweep()
+    for parent in ("monday", "tuesday"):
+        shutil.copytree(sweep / "vgg19", tmp_path / parent / "out" / "demo")
+    roots = [tmp_path / "monday" / "out" / "demo", tmp_path / "tuesday" / "out" / "demo"]
+    assert [run.label for run in find_runs(roots)] == ["monday/vgg19", "tuesday/vgg19"]
+    named = tmp_path / "named"
+    for part in ("0", "1"):
+        shutil.copytree(sweep / "vgg19", named / part)
+        cfg = yaml.safe_load((named / part / "config.yaml").read_text())
+        (named / part / "config.yaml").write_text(yaml.safe_dump({**cfg, "run_name": "vgg"}))
+    assert sorted(run.label for run in find_runs([named])) == ["vgg (0)", "vgg (1)"]
+
+
+def test_an_extract_from_a_checkpoint_shows_the_fine_tuned_backbone(tmp_path):
+    dataset, _ = shared_sweep()
+    cfg = config(dataset, backbone_config("efficientnet_lite0", 75.0, 92.0), ckpt="m.ckpt")
+    meta = {"backbone": {"name": "resnet18", "preset": "resnet18"}, "checkpoint": "m.ckpt"}
+    write_run(tmp_path / "tuned", dataset, vectors(dataset, 1.0, 0), cfg, meta=meta)
+    (run,) = find_runs([tmp_path])
+    assert (run.backbone["preset"], run.tuning, run.imagenet) == (
+        "resnet18",
+        "checkpoint",
+        (None, None),
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,7 +20,8 @@ from artrec.reporting.paper_tables import (
     table2_text,
     write_tables,
 )
-from artrec.reporting.runs import find_runs, group_runs
+from artrec.reporting.run_dirs import find_runs
+from artrec.reporting.runs import group_runs
 from artrec.reporting.text_tables import Cell, TextTable, to_html, to_latex, to_markdown
 
 # The paper's Table 1: ImageNet top-1 and R@20 of ResNet50, VGG19, NASNet, InceptionV3,
@@ -131,7 +134,7 @@ def test_three_formats_carry_the_same_cells(group, tmp_path):
     assert correlation.loc["recall@20", "kendall_tau"] == pytest.approx(
         t1.correlation.loc["recall@20", "kendall_tau"]
     )
-    main, _ = table1_text(t1)
+    main, _ = table1_text(t1)  # with RQ1: three backbones with a known top-1
     assert main.rows[-1][0].text == RANDOM and len(table2_text(t2).rows) == len(group.runs) + 1
 
 
@@ -172,3 +175,22 @@ def test_markdown_cells_are_literal_text():
         "| --- | ---: |",
         "| **&lt;script&gt;alert(1)&lt;/script&gt;** | x\\*y\\* \\[l\\](u) \\`c\\` z |",
     ]
+
+
+def test_without_imagenet_accuracy_there_is_no_rq1_table_and_a_line_says_why(tmp_path):
+    _, sweep = shared_sweep()
+    shutil.copytree(sweep / "4", tmp_path / "runs" / "random_init")  # frozen, no top-1 known
+    (group,) = group_runs(find_runs([tmp_path / "runs"]))
+    t2 = table2(group, alpha=0.05, n_bootstrap=10, seed=0)
+    t1 = table1(group, t2.comparison)
+    (main,) = table1_text(t1)
+    assert main.notes[-1].startswith("No RQ1 table: rank correlations need at least 3")
+    assert main.notes[-1].endswith("; 0 here.")
+    written = {p.name for p in write_tables(t1, t2, tmp_path / "out")}
+    assert "table1_correlation.csv" not in written and "table1.md" in written
+    assert "RQ1" not in (tmp_path / "out" / "table1.md").read_text().split("No RQ1 table")[0]
+
+
+def test_latex_sets_the_significance_level_in_math_mode(group):
+    latex = to_latex(table2_text(table2(group, alpha=0.05, n_bootstrap=10, seed=0)))
+    assert "$p < 0.05$)" in latex and "p < 0.05" not in latex.replace("$p < 0.05$", "")

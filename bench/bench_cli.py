@@ -1,0 +1,66 @@
+"""How fast the command lines answer before any task runs: ``--help``, ``--cfg job`` and
+bash tab completion of ``train.py``, ``extract.py`` and ``recommend_eval.py``, each a fresh
+process, against ``python -c "import torch"`` measured in the same run (the cost every
+command paid before tasks were imported lazily). Target: under 2 s each.
+
+    python bench/bench_cli.py [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TARGET_S = 2.0
+COMMANDS = {
+    "train.py --help": ["train.py", "--help"],
+    "train.py --cfg job": ["train.py", "--cfg", "job"],
+    "extract.py --help": ["extract.py", "--help"],
+    "recommend_eval.py --cfg job": ["recommend_eval.py", "--cfg", "job", "embeddings=x.npz"],
+    "train.py <TAB> (backbone=)": ["train.py", "-sc", "query=bash"],
+}
+COMPLETION = {"COMP_LINE": "python train.py backbone="}
+
+
+def seconds(args: list[str], repeat: int, env: dict[str, str] | None = None) -> float:
+    """The median wall time of ``python ARGS`` over ``repeat`` fresh processes."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, *args],
+            cwd=REPO,
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=True,
+        )
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=3, help="processes per command")
+    args = parser.parse_args()
+    baseline = seconds(["-c", "import torch"], args.repeat)
+    print(f"baseline: python -c 'import torch': {baseline:.2f} s (median of {args.repeat})")
+    slow = []
+    for name, command in COMMANDS.items():
+        env = COMPLETION if "-sc" in command else None
+        value = seconds(command, args.repeat, env)
+        print(f"{name:32s} {value:5.2f} s  ({value / baseline:.2f} x import torch)")
+        if value >= TARGET_S:
+            slow.append(name)
+    print(f"target: each under {TARGET_S:g} s: {'missed by ' + ', '.join(slow) if slow else 'met'}")
+    return 1 if slow else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,105 @@
+"""The recommendation-evaluation callback: the protocol (docs/protocol.md) inside training.
+
+At fit start it judges the starting embedding (the backbone's features); after fit, the
+best checkpoint's shared layer; optionally every N epochs, the current one. It calls the
+same ``evaluate()`` as recommend_eval.py, logs ``rec/*`` to every logger, and writes
+``embeddings.npz``, ``metrics.json`` and ``per_case.csv`` (start: under ``start/``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import Dataset as TorchDataset
+
+from artrec.callbacks.distributed_embed import (
+    EmbedFn,
+    embed_shard,
+    gather_on_rank_zero,
+    shared_embedding,
+    start_embedding,
+)
+from artrec.data.dataset import Dataset
+from artrec.embeddings import embedded_table, save_embeddings
+from artrec.faults import fault_point
+from artrec.recsys.config import ProtocolConfig
+from artrec.recsys.evaluate import EvalResult, evaluate, write_result
+from artrec.rundir import EMBEDDINGS_FILE, METRICS_FILE, START_DIR
+
+START, FINAL, EPOCH = "rec_start", "rec", "rec_epoch"
+
+
+class RecEvalCallback(pl.Callback):
+    """Embed every item of ``dataset`` and run the protocol at fit start, end, every N epochs."""
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        inputs: TorchDataset,
+        protocol: ProtocolConfig,
+        out_dir: str | Path,
+        *,
+        at_start: bool = True,
+        every_n_epochs: int = 0,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        self.dataset, self.inputs, self.protocol = dataset, inputs, protocol
+        self.out_dir = Path(out_dir)
+        self.at_start, self.every_n_epochs = at_start, every_n_epochs
+        self.batch_size, self.num_workers, self.meta = batch_size, num_workers, meta or {}
+        self.results: dict[str, EvalResult] = {}
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        start_dir = self.out_dir / START_DIR
+        if self.at_start and not (start_dir / METRICS_FILE).is_file():
+            self._run(trainer, pl_module, start_embedding, START, start_dir)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        epoch = trainer.current_epoch + 1
+        if self.every_n_epochs and epoch % self.every_n_epochs == 0:
+            target = self.out_dir / "epochs" / f"epoch_{epoch:03d}"
+            self._run(trainer, pl_module, shared_embedding, EPOCH, target)
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        if best:
+            state = torch.load(best, map_location=pl_module.device, weights_only=True)
+            pl_module.load_state_dict(state["state_dict"])
+        self.meta["checkpoint"] = best or None
+        self._run(trainer, pl_module, shared_embedding, FINAL, self.out_dir)
+
+    def _run(self, trainer, pl_module, fn: EmbedFn, prefix: str, target: Path) -> None:
+        rows, vectors = embed_shard(
+            pl_module,
+            self.inputs,
+            fn,
+            rank=trainer.global_rank,
+            world_size=trainer.world_size,
+            batch_size=self.batch_size,
+            num_workers=self.num_workers,
+        )
+        gathered = gather_on_rank_zero(rows, vectors)
+        if gathered is not None:
+            fault_point(f"{prefix}_embedded")
+            result = self._evaluate(*gathered, prefix=prefix, target=target)
+            fault_point(f"{prefix}_written")
+            metrics = {f"{prefix}/{name}": value for name, value in result.metrics.items()}
+            for logger in trainer.loggers:
+                logger.log_metrics(metrics, step=trainer.global_step)
+            self.results[prefix] = result
+        trainer.strategy.barrier()
+
+    def _evaluate(self, rows: np.ndarray, vectors: np.ndarray, *, prefix: str, target: Path):
+        ids = self.dataset.items["item_id"].to_numpy(dtype=str)
+        layer = "backbone features" if prefix == START else "shared layer"
+        table = embedded_table(ids, rows, vectors, {**self.meta, "layer": layer}, "<memory>")
+        save_embeddings(table, target / EMBEDDINGS_FILE)
+        result = evaluate(self.dataset, table, self.protocol)
+        write_result(result, target, EMBEDDINGS_FILE, str(self.dataset.root))
+        return result

@@ -1,0 +1,1 @@
+"""Embedding models: timm backbones, the colour-histogram baseline, fine-tuning heads."""

@@ -1,0 +1,82 @@
+"""Tuning modes: which layers learn (the paper's frozen / shallow / deep fine-tuning).
+
+- ``frozen``: nothing learns; the backbone's pooled features are the embedding
+  (``extract.py``, the paper's Table 1).
+- ``shallow``: the backbone is frozen, only the shared layer and the heads learn. The
+  backbone also stays in eval mode, so its batch-norm statistics never move, and its
+  features can be computed once and cached.
+- ``deep``: every layer learns, batch-norm statistics included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from torch import nn
+
+from artrec.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TuningMode:
+    """Which parts of the model learn."""
+
+    name: str
+    train_backbone: bool
+    train_head: bool
+
+    @property
+    def trains(self) -> bool:
+        """True when some parameter learns."""
+        return self.train_backbone or self.train_head
+
+    @property
+    def feature_cache(self) -> bool:
+        """True when only layers after a fixed backbone learn: its features can be cached."""
+        return self.train_head and not self.train_backbone
+
+
+TUNING_MODES: dict[str, TuningMode] = {
+    "frozen": TuningMode("frozen", train_backbone=False, train_head=False),
+    "shallow": TuningMode("shallow", train_backbone=False, train_head=True),
+    "deep": TuningMode("deep", train_backbone=True, train_head=True),
+}
+
+
+def get_tuning_mode(name: str) -> TuningMode:
+    """The mode called ``name``; ConfigError listing the modes otherwise."""
+    if name not in TUNING_MODES:
+        raise ConfigError(f"tuning mode {name!r} is unknown; use one of {sorted(TUNING_MODES)}.")
+    return TUNING_MODES[name]
+
+
+def require_trainable(name: str) -> TuningMode:
+    """The mode called ``name`` if it trains anything; ConfigError pointing to extract.py if not."""
+    mode = get_tuning_mode(name)
+    if not mode.trains:
+        raise ConfigError(
+            f"tuning={name} trains nothing: the frozen backbone's pooled features are the "
+            f"embedding. Compute and evaluate them with `python extract.py backbone=...`, or "
+            f"train with tuning=shallow or tuning=deep."
+        )
+    return mode
+
+
+def uses_feature_cache(mode: str) -> bool:
+    """True for modes whose backbone never changes (shallow): compute its features once."""
+    return get_tuning_mode(mode).feature_cache
+
+
+def apply_tuning(mode: TuningMode, backbone: nn.Module, head: Iterable[nn.Module]) -> None:
+    """Set ``requires_grad`` on the backbone and the layers after it, and the backbone's mode."""
+    backbone.requires_grad_(mode.train_backbone)
+    for module in head:
+        module.requires_grad_(mode.train_head)
+    settle_backbone(mode, backbone)
+
+
+def settle_backbone(mode: TuningMode, backbone: nn.Module) -> None:
+    """Keep a frozen backbone in eval mode (after any ``.train()``): batch norm stays fixed."""
+    if not mode.train_backbone:
+        backbone.eval()

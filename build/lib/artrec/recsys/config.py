@@ -1,0 +1,78 @@
+"""The protocol settings of docs/protocol.md (the ``protocol`` config group), validated."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from artrec.embeddings import MISSING_POLICIES
+from artrec.errors import ConfigError
+from artrec.recsys.aggregations import AGGREGATIONS
+from artrec.recsys.metrics import VARIANTS
+from artrec.recsys.protocol import GROUND_TRUTHS, UNIQUE_RULES
+
+DEVICES = ("cpu", "cuda")
+
+#: Setting -> its allowed values (from the registries that implement them).
+CHOICES: dict[str, tuple[str, ...]] = {
+    "unique_items": tuple(UNIQUE_RULES),
+    "aggregation": tuple(AGGREGATIONS),
+    "ground_truth": GROUND_TRUTHS,
+    "variant": tuple(VARIANTS),
+    "missing_embeddings": MISSING_POLICIES,
+    "device": DEVICES,
+}
+#: Integer setting -> its smallest allowed value.
+MINIMUM: dict[str, int] = {"k": 1, "min_profile": 1, "topk": 1, "batch_size": 1, "random_seed": 0}
+
+
+@dataclass(frozen=True)
+class ProtocolConfig:
+    """Every protocol setting, with docs/protocol.md's defaults.
+
+    ``batch_size`` bounds the test cases and the profile items handled per chunk; memory
+    grows like (3 + topk) * batch_size * n_items * 4 bytes. ``random_seed`` seeds the
+    sampled random ranking used for paired significance tests.
+    """
+
+    k: int = 20
+    min_profile: int = 1
+    unique_items: str = "auto"
+    exclude_consumed: bool = True
+    aggregation: str = "max"
+    topk: int = 3
+    ground_truth: str = "next"
+    variant: str = "standard"
+    missing_embeddings: str = "error"
+    device: str = "cpu"
+    batch_size: int = 512
+    random_seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name, allowed in CHOICES.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ConfigError(f"protocol.{name}={value!r}: use one of {list(allowed)}.")
+        for name, smallest in MINIMUM.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < smallest:
+                raise ConfigError(f"protocol.{name}={value!r}: must be an integer >= {smallest}.")
+        if not isinstance(self.exclude_consumed, bool):
+            raise ConfigError(
+                f"protocol.exclude_consumed={self.exclude_consumed!r}: must be true or false."
+            )
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> ProtocolConfig:
+        """Build from a plain mapping (e.g. the Hydra ``protocol`` node); unknown keys raise
+        :class:`ConfigError` listing the valid ones."""
+        valid = [f.name for f in fields(cls)]
+        unknown = [key for key in values if key not in valid]
+        if unknown:
+            raise ConfigError(f"unknown protocol setting(s) {unknown}; valid settings are {valid}.")
+        return cls(**dict(values))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every setting, as written to metrics.json."""
+        return asdict(self)

@@ -1,0 +1,91 @@
+"""Console tables of protocol results (rich). Imported by every command line before it
+parses its arguments, so it imports no torch, pandas or scipy at the top (``--help`` stays
+fast)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from artrec.recsys.compare import Comparison
+    from artrec.recsys.evaluate import EvalResult
+
+PIPE_WIDTH = 120  # wide enough for a comparison table when output goes to a file or pipe
+
+
+def make_console() -> Console:
+    """A console for results: the terminal's width, or PIPE_WIDTH when not a terminal."""
+    console = Console()
+    return console if console.is_terminal else Console(width=PIPE_WIDTH)
+
+
+SHORT_NAMES = {
+    "recall": "R",
+    "precision": "P",
+    "f1": "F1",
+    "map": "MAP",
+    "mrr": "MRR",
+    "ndcg": "nDCG",
+    "auc": "AUC",
+}
+
+
+def result_table(result: EvalResult, title: str) -> Table:
+    """Metrics per test case, per user, and the exact Random expectation, one column each."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric")
+    for column in ("mean over test cases", "mean over users", "Random (exact)"):
+        table.add_column(column, justify="right")
+    for name, value in result.metrics.items():
+        table.add_row(
+            name,
+            f"{value:.4f}",
+            f"{result.metrics_by_user[name]:.4f}",
+            f"{result.random[name]:.4f}",
+        )
+    table.caption = (
+        f"{result.n_test_cases} test cases from {result.n_users} users; "
+        f"{result.n_skipped} skipped (no relevant candidate); "
+        f"MAP and nDCG: protocol.variant={result.protocol['variant']}"
+        + (
+            f"; {result.n_dropped_items} items without embedding dropped"
+            if result.n_dropped_items
+            else ""
+        )
+    )
+    return table
+
+
+def comparison_table(comparison: Comparison, title: str) -> Table:
+    """One row per system plus Random: the mean per metric, best bold, daggers (the
+    intervals are in comparison.md / comparison.csv)."""
+    from artrec.recsys.compare import DAGGER
+
+    table = Table(title=title, title_justify="left")
+    table.add_column("system", overflow="fold", min_width=12)
+    for metric in comparison.metrics:
+        table.add_column(_short(metric), justify="right", no_wrap=True)
+    for system in comparison.table.index:
+        cells = []
+        for metric in comparison.metrics:
+            stats = comparison.table.loc[system, metric]
+            text = f"{stats['mean']:.4f}{DAGGER if stats['significant'] else ''}"
+            text = f"[bold]{text}[/bold]" if stats["is_best"] else text
+            cells.append(text)
+        table.add_row(system, *cells)
+    table.caption = (
+        f"{comparison.n_cases} test cases; bold = best; "
+        f"{DAGGER} = significantly worse than the best (Wilcoxon, Holm, p < {comparison.alpha:g}); "
+        "Random = exact expectation; intervals in comparison.md"
+    )
+    return table
+
+
+def _short(metric: str) -> str:
+    """``recall@20`` -> ``R@20``, as the paper's tables write them."""
+    name, _, k = metric.partition("@")
+    short = SHORT_NAMES.get(name, name)
+    return f"{short}@{k}" if k else short

@@ -1,0 +1,180 @@
+"""extract: embed every item of a dataset with a frozen backbone (or the colour histogram),
+write ``embeddings.npz`` (docs/data.md), and judge it with the protocol when there are
+purchases. A complete output made with the same settings is reused, not recomputed."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.loggers import Logger
+from rich.console import Console
+from torch import nn
+
+import artrec
+from artrec.data.dataset import Dataset
+from artrec.data.fingerprint import dataset_inputs
+from artrec.data.images import ItemImages
+from artrec.data.source import load_configured_dataset
+from artrec.embeddings import (
+    EMBEDDINGS_FILE,
+    EmbeddingTable,
+    embedded_table,
+    load_embeddings,
+    save_embeddings,
+)
+from artrec.errors import ArtrecError, ConfigError
+from artrec.faults import fault_point
+from artrec.io import cache_root, stable_hash
+from artrec.models.backbone import BackboneSpec, build_backbone
+from artrec.models.checkpoints import read_checkpoint
+from artrec.models.color_histogram import ColorHistogramTransform
+from artrec.models.embedder import embed_images
+from artrec.recsys.config import ProtocolConfig
+from artrec.recsys.evaluate import evaluate, write_result
+from artrec.reporting.console import make_console, result_table
+from artrec.rundir import file_input
+from artrec.tasks.jobs import Task
+from artrec.tasks.loggers import open_loggers, publish_results
+
+# Settings that change the embeddings; anything else (batch size, workers, trainer) does not.
+FINGERPRINT_KEYS = ("backbone", "ckpt")
+
+
+def inputs(cfg: dict[str, Any]) -> dict[str, str]:
+    """What an extraction reads: the dataset's files and images, and the checkpoint."""
+    found = dataset_inputs(load_configured_dataset(cfg["dataset"]), images=True)
+    if cfg.get("ckpt"):
+        found["ckpt"] = file_input(cfg["ckpt"])
+    return found
+
+
+def run(cfg: dict[str, Any]) -> float | None:
+    """Extract (or reuse) the embeddings; return recall@k when they were evaluated."""
+    out = Path(cfg["output_dir"])
+    with open_loggers(cfg, out, task="extract") as loggers:
+        return _run(cfg, out, loggers)
+
+
+def _run(cfg: dict[str, Any], out: Path, loggers: list[Logger]) -> float | None:
+    console = make_console()
+    dataset = load_configured_dataset(cfg["dataset"])
+    target = out / EMBEDDINGS_FILE
+    fingerprint = stable_hash({key: cfg.get(key) for key in FINGERPRINT_KEYS}, inputs(cfg))
+    table = _reusable(target, fingerprint)
+    if table is not None:
+        console.print(f"{target} is complete for these settings and inputs; not extracting again.")
+    else:
+        table = _extract(dataset, cfg, fingerprint, console)
+        if table is None:  # a non-zero DDP rank: rank 0 writes and evaluates
+            return None
+        fault_point("extract_embedded")
+        save_embeddings(table, target)
+        console.print(f"Embeddings of {len(table)} items ({table.dim}-d) written to {target}")
+    if not cfg.get("evaluate", True) or dataset.purchases.empty:
+        return None
+    fault_point("extract_saved")
+    protocol = ProtocolConfig.from_dict(cfg["protocol"])
+    result = evaluate(dataset, table, protocol, progress=cfg.get("progress", True))
+    write_result(result, out, embeddings_label=str(target), dataset_label=str(dataset.root))
+    publish_results(loggers, out, dataset=dataset, table=table, protocol=protocol)
+    console.print(result_table(result, title=f"{table.meta.get('backbone', {}).get('name')}"))
+    return result.metrics[f"recall@{protocol.k}"]
+
+
+def _reusable(target: Path, fingerprint: str) -> EmbeddingTable | None:
+    """The embeddings an interrupted run of these settings and inputs already wrote."""
+    if not target.is_file():
+        return None
+    try:
+        table = load_embeddings(target)
+    except ArtrecError:
+        return None
+    return table if table.meta.get("fingerprint") == fingerprint else None
+
+
+def _encoder(cfg: dict[str, Any]) -> tuple[nn.Module, Any, dict[str, Any]]:
+    """The network (or identity), its image transform, and its provenance."""
+    backbone_cfg = cfg["backbone"]
+    if cfg.get("ckpt"):
+        return _fine_tuned(Path(cfg["ckpt"]))
+    if backbone_cfg.get("name") == "color_histogram":
+        transform = ColorHistogramTransform.from_config(backbone_cfg)
+        return nn.Identity(), transform, transform.meta()
+    backbone = build_backbone(BackboneSpec.from_config(backbone_cfg))
+    return backbone, backbone.transform(training=False), backbone.meta()
+
+
+def _fine_tuned(ckpt: Path) -> tuple[nn.Module, Any, dict[str, Any]]:
+    """A train.py checkpoint: its own backbone, and the shared layer as the embedding."""
+    from artrec.models.module import ArtRecModule
+
+    read_checkpoint(ckpt, what="ckpt=")  # one-line errors for missing, truncated, unsafe files
+    module = ArtRecModule.load_from_checkpoint(ckpt, map_location="cpu", weights_only=True)
+    meta = {
+        **module.backbone.meta(),
+        "weights_source": f"checkpoint:{ckpt}",
+        "feature": "shared layer",
+        "feature_dim": module.shared_dim,
+    }
+    return module.eval(), module.backbone.transform(training=False), meta
+
+
+def _extract(
+    dataset: Dataset, cfg: dict[str, Any], fingerprint: str, console: Console
+) -> EmbeddingTable | None:
+    pl.seed_everything(int(cfg.get("seed", 0)), verbose=False)
+    encoder, transform, backbone_meta = _encoder(cfg)
+    if "image" not in dataset.items.columns:
+        raise ConfigError(f"{dataset.root}/items.csv has no 'image' column: nothing to embed.")
+    cache = cfg.get("image_cache") or {}
+    images = ItemImages(
+        dataset.items["image"].tolist(),
+        transform,
+        on_error=cfg["dataset"].get("image_errors", "skip"),
+        cache_dir=_cache_dir(cache) if cache.get("enabled") else None,
+        max_side=int(cache.get("max_side", 512)),
+    )
+    started = time.perf_counter()
+    merged = embed_images(
+        images,
+        encoder,
+        trainer_cfg=cfg["trainer"],
+        shard_dir=Path(cfg["output_dir"]) / ".extract_shards",
+        batch_size=int(cfg.get("batch_size", 64)),
+        num_workers=int(cfg.get("num_workers", 2)),
+        progress=bool(cfg.get("progress", True)),
+    )
+    if merged is None:
+        return None
+    rows, vectors, _ = merged
+    seconds = time.perf_counter() - started
+    console.print(
+        f"Embedded {len(rows)} images in {seconds:.1f} s ({len(rows) / seconds:.1f} images/s)"
+    )
+    ids = dataset.items["item_id"].to_numpy(dtype=str)
+    meta = {
+        "backbone": backbone_meta,
+        "layer": backbone_meta.get("feature"),
+        "dataset": str(dataset.root),
+        "checkpoint": cfg.get("ckpt"),
+        "fingerprint": fingerprint,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": {
+            "artrec": artrec.__version__,
+            "torch": torch.__version__,
+            "pytorch_lightning": pl.__version__,
+        },
+    }
+    return embedded_table(ids, rows, vectors, meta, source=str(cfg["output_dir"]))
+
+
+def _cache_dir(cache: dict[str, Any]) -> Path:
+    return Path(cache["dir"]) if cache.get("dir") else cache_root() / "images"
+
+
+TASK = Task("extract", run, inputs)

@@ -1,0 +1,302 @@
+"""The bookkeeping every run shares: lock, reuse or refuse, move aside, record.
+
+A run directory belongs to one task and one configuration. A run holds the directory's
+lock for its whole life, records ``config.yaml`` and a ``run.json`` with the fingerprint
+of its config and of every input it reads (``Task.inputs``), and:
+
+- reuses a completed run of the same task, config and inputs (and says so);
+- runs again when an input changed, after moving the old results to ``previous/<time>/``;
+- continues an interrupted run of the same settings in place (train resumes from
+  ``checkpoints/last.ckpt``);
+- refuses another task or other settings, unless ``overwrite=true`` (old files moved aside).
+
+Used by the Hydra entry scripts (``entry.run_task``) and by ``make demo`` alike.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from math import isfinite
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from artrec.errors import ArtrecError, RunDirError, preview
+from artrec.faults import fault_point
+from artrec.io import stable_hash, write_json_atomic, write_text_atomic
+from artrec.reporting.console import make_console
+from artrec.rundir import (
+    COMPLETED,
+    CONFIG_FILE,
+    FAILED,
+    LAST_CHECKPOINT,
+    PREVIOUS_DIR,
+    RUN_FILE,
+    RUNNING,
+    RunLock,
+    move_aside,
+    now_iso,
+    read_config,
+    read_run,
+)
+from artrec.tasks.banner import key_choices
+from artrec.tasks.quiet import quiet_libraries
+
+log = logging.getLogger("artrec")
+# Config keys (dotted) that do not change a run's results: where it is written, how it is
+# labelled, logged or shown, how resuming starts, and pure speed knobs (loader workers,
+# inference batch sizes, cache locations). Everything else is part of the fingerprint.
+FINGERPRINT_IGNORED = (
+    "output_dir",
+    "run_name",
+    "group",
+    "progress",
+    "logger",
+    "ckpt_path",
+    "overwrite",
+    "num_workers",
+    "data.num_workers",
+    "batch_size",
+    "rec_eval.batch_size",
+    "image_cache.dir",
+    "dataset.cache_dir",
+)
+_ABSENT = object()  # a key only one of two configs has
+RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
+
+
+@dataclass(frozen=True)
+class Task:
+    """What ``run_job`` runs: a name (recorded as the directory's owner), the body, the
+    fingerprints of the inputs it reads, and whether it resumes from ``last.ckpt``."""
+
+    name: str
+    run: Callable[[dict[str, Any]], Any]
+    inputs: Callable[[dict[str, Any]], dict[str, str]] = field(default=lambda cfg: {})
+    resumable: bool = False
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """Where a Hydra job sits: its task overrides and, in a multirun, its sweep directory."""
+
+    overrides: tuple[str, ...] = ()
+    sweep_dir: Path | None = None
+    output_dir: Path | None = None
+
+    @property
+    def multirun(self) -> bool:
+        return self.sweep_dir is not None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to do with a run directory: ``fresh``, ``continue``, ``resume`` or ``reuse``;
+    ``aside``: why the old files are moved aside first (None: they stay)."""
+
+    action: str
+    aside: str | None = None
+    record: dict[str, Any] | None = None
+
+
+def run_job(task: Task, cfg: dict[str, Any], *, job: JobInfo | None = None) -> Any:
+    """Run ``task`` on ``cfg`` in ``cfg['output_dir']`` with the run-directory rules above.
+    A failure is recorded in run.json, then re-raised. Returns the task's objective."""
+    job = job or JobInfo()
+    out = Path(cfg["output_dir"])
+    cfg = {**cfg, **labels(cfg, out, job)}
+    if not is_writer():  # a non-zero DDP rank follows the run rank 0 set up
+        if task.resumable:
+            cfg = {**cfg, "ckpt_path": (read_config(out) or cfg).get("ckpt_path")}
+        return task.run(cfg)
+    quiet_libraries()
+    _say(key_choices(task.name, cfg))
+    with RunLock(out):
+        inputs = task.inputs(cfg)
+        plan = plan_run(out, task, cfg, inputs)
+        if plan.action == "reuse":
+            _say(f"reusing {out}: a completed {task.name} run of these settings and inputs.")
+            return plan.record["objective"] if plan.record else None
+        if plan.aside:
+            moved = move_aside(out, keep=(f"{task.name}.log",))
+            log.warning("%s: the earlier files of %s are now in %s", plan.aside, out, moved)
+        if plan.action == "resume":
+            _say(
+                f"resuming from {LAST_CHECKPOINT}: {out} holds an interrupted run of these inputs."
+            )
+            cfg = {**cfg, "ckpt_path": "last"}
+        return _record_and_run(task, cfg, out, inputs, job)
+
+
+def _record_and_run(
+    task: Task, cfg: dict[str, Any], out: Path, inputs: dict[str, str], job: JobInfo
+) -> Any:
+    record = {
+        "task": task.name,
+        "config_fingerprint": config_fingerprint(cfg),
+        "inputs": inputs,
+        "run_name": cfg["run_name"],
+        "group": cfg["group"],
+        "overrides": list(job.overrides),
+        "started": now_iso(),
+    }
+    clock = time.perf_counter()
+    write_text_atomic(out / CONFIG_FILE, yaml.safe_dump(cfg, sort_keys=False))
+    _write_run(out, record, RUNNING, None, clock, None)
+    fault_point("run_started")
+    try:
+        result = task.run(cfg)
+    except Exception as exc:
+        _write_run(out, record, FAILED, None, clock, describe(exc))
+        raise
+    _write_run(out, record, COMPLETED, _objective(result), clock, None)
+    return result
+
+
+def plan_run(out: Path, task: Task, cfg: dict[str, Any], inputs: dict[str, str]) -> Plan:
+    """Decide what to do with ``out`` (see the module's docstring); raise RunDirError when
+    it belongs to another task or configuration and ``overwrite`` is not set."""
+    record, old_cfg = read_run(out), read_config(out)
+    overwrite = bool(cfg.get("overwrite", False))
+    if record is None and old_cfg is None:
+        foreign = _unrecorded_entries(out)
+        if foreign and not overwrite:
+            raise RunDirError(
+                f"{out} holds files that no artrec run recorded ({preview(foreign)}). "
+                f"{_ways_out(out)}"
+            )
+        return Plan("fresh", aside="overwrite=true" if foreign else None)
+    if overwrite:
+        return Plan("fresh", aside="overwrite=true")
+    owner = (record or {}).get("task")
+    if owner not in (None, task.name):
+        raise RunDirError(
+            f"{out} belongs to an earlier {owner} run{_describe(record)}. {_ways_out(out)}"
+        )
+    old_fingerprint = (record or {}).get("config_fingerprint") or config_fingerprint(old_cfg or {})
+    if old_fingerprint != config_fingerprint(cfg):
+        raise RunDirError(
+            f"{out} belongs to an earlier {task.name} run with other settings"
+            f"{_changes(old_cfg, cfg)}. "
+            f"{_ways_out(out)}"
+        )
+    changed = changed_inputs((record or {}).get("inputs"), inputs)
+    if changed:
+        return Plan("fresh", aside=f"inputs changed since the last run ({changed})")
+    if record is not None and record.get("status") == COMPLETED:
+        return Plan("reuse", record=record)
+    if task.resumable and not cfg.get("ckpt_path") and (out / LAST_CHECKPOINT).is_file():
+        return Plan("resume")
+    return Plan("continue")
+
+
+def changed_inputs(old: dict[str, str] | None, new: dict[str, str]) -> str:
+    """Which inputs differ between two runs' fingerprints ("" when none)."""
+    if old is None:
+        return "the earlier run did not record its inputs"
+    names = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    return ", ".join(names)
+
+
+def _unrecorded_entries(out: Path) -> list[str]:
+    """Entries of ``out`` that are not artrec's bookkeeping, logs or hidden files."""
+    if not out.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in out.iterdir()
+        if not p.name.startswith(".") and p.name != PREVIOUS_DIR and p.suffix != ".log"
+    )
+
+
+def _ways_out(out: Path) -> str:
+    return (
+        "Write elsewhere (hydra.run.dir=DIR, or hydra.sweep.dir=DIR / group=NAME for a sweep), "
+        f"or add overwrite=true to move its files to {out / PREVIOUS_DIR}/<time>/ first."
+    )
+
+
+def _describe(record: dict[str, Any] | None) -> str:
+    if not record:
+        return ""
+    return f" ({record.get('status', '?')}, started {record.get('started', '?')})"
+
+
+def labels(cfg: dict[str, Any], out: Path, job: JobInfo) -> dict[str, Any]:
+    """``run_name`` (default: the run directory's name, in a sweep the readable job name)
+    and ``group`` (default: the sweep directory's name in a multirun, else None)."""
+    group = cfg.get("group") or (job.sweep_dir.name if job.sweep_dir is not None else None)
+    return {"run_name": cfg.get("run_name") or out.name, "group": group}
+
+
+def config_fingerprint(cfg: dict[str, Any]) -> str:
+    """A hash of the resolved config without the keys in FINGERPRINT_IGNORED."""
+    return stable_hash(_comparable(cfg))
+
+
+def describe(exc: BaseException) -> str:
+    """A user error's own message; anything else with its type (it is a bug)."""
+    return str(exc) if isinstance(exc, ArtrecError) else f"{type(exc).__name__}: {exc}"
+
+
+def is_writer() -> bool:
+    """True in the process that owns the run directory: not a non-zero DDP / SLURM rank."""
+    return all(os.environ.get(name, "0") == "0" for name in RANK_VARIABLES)
+
+
+def _write_run(
+    out: Path, record: dict[str, Any], status: str, objective: Any, clock: float, error: Any
+) -> None:
+    seconds = round(time.perf_counter() - clock, 3)
+    payload = {"status": status, **record, "objective": objective}
+    payload |= {"finished": None if status == RUNNING else now_iso()}
+    payload |= {"seconds": seconds, "error": error}
+    write_json_atomic(out / RUN_FILE, payload)
+
+
+def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
+    kept = copy.deepcopy(cfg)
+    for dotted in FINGERPRINT_IGNORED:
+        *parents, leaf = dotted.split(".")
+        node: Any = kept
+        for key in parents:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    return kept
+
+
+def _changes(old_cfg: dict[str, Any] | None, cfg: dict[str, Any]) -> str:
+    """`` (changed: ['a.b', 'c'])`` against the directory's config.yaml."""
+    if old_cfg is None:
+        return f" (its {CONFIG_FILE} is missing or unreadable)"
+    old_flat, new_flat = _flatten(_comparable(old_cfg)), _flatten(_comparable(cfg))
+    keys = old_flat.keys() | new_flat.keys()
+    changed = sorted(k for k in keys if old_flat.get(k, _ABSENT) != new_flat.get(k, _ABSENT))
+    return f" (changed: {preview(changed)})" if changed else ""
+
+
+def _flatten(node: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in node.items():
+        if isinstance(value, dict):
+            flat |= _flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _objective(result: Any) -> float | None:
+    if isinstance(result, bool) or not isinstance(result, int | float):
+        return None
+    return float(result) if isfinite(result) else None
+
+
+def _say(message: str) -> None:
+    make_console().print(message, markup=False, highlight=False, soft_wrap=True)

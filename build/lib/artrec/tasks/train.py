@@ -1,0 +1,170 @@
+"""train: fine-tune a backbone + shared layer + task heads, judged by the protocol.
+
+The evaluation callback writes the starting embedding's results under ``start/`` and the
+fine-tuned one's (``embeddings.npz``, ``metrics.json``, ``per_case.csv``) in the run
+directory; ``run`` prints before / after / Random and returns the configured objective.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+from pytorch_lightning.loggers import Logger
+from rich.table import Table
+
+from artrec.callbacks.model_summary import CompactModelSummary
+from artrec.callbacks.rec_eval import RecEvalCallback
+from artrec.callbacks.reproducible import ReproducibleEpochs
+from artrec.data.dataset import Dataset
+from artrec.data.fingerprint import dataset_inputs
+from artrec.data.image_check import check_images
+from artrec.data.source import load_configured_dataset
+from artrec.errors import ConfigError
+from artrec.models.checkpoints import read_checkpoint
+from artrec.recsys.config import ProtocolConfig
+from artrec.reporting.console import make_console
+from artrec.rundir import CHECKPOINTS_DIR, LAST_CHECKPOINT, METRICS_FILE, START_DIR, file_input
+from artrec.tasks.jobs import Task
+from artrec.tasks.loggers import open_loggers, publish_results
+from artrec.tasks.quiet import SHALLOW_EVAL_MODE
+from artrec.tasks.training_data import build_datamodule, rec_inputs
+
+
+def inputs(cfg: dict[str, Any]) -> dict[str, str]:
+    """What a training run reads: the dataset (and the judging dataset) with their images,
+    and the checkpoint it starts from (``model.init_from``)."""
+    found = dataset_inputs(load_configured_dataset(cfg["dataset"]), images=True)
+    if cfg["rec_eval"].get("dataset"):
+        judged = load_configured_dataset(cfg["rec_eval"]["dataset"], require_purchases=True)
+        found |= dataset_inputs(judged, prefix="rec_eval.dataset", images=True)
+    if cfg["model"].get("init_from"):
+        found["model.init_from"] = file_input(cfg["model"]["init_from"])
+    ckpt = cfg.get("ckpt_path")
+    if (
+        ckpt
+        and ckpt != "last"
+        and Path(cfg["output_dir"]).resolve() not in Path(ckpt).resolve().parents
+    ):
+        found["ckpt_path"] = file_input(ckpt)  # another run's checkpoint to continue from
+    return found
+
+
+def run(cfg: dict[str, Any]) -> float | None:
+    """Fit, evaluate, print; return ``cfg['objective']`` (e.g. ``rec/recall@20``)."""
+    if cfg["tuning"]["mode"] == "frozen":
+        raise ConfigError(
+            "tuning=frozen trains nothing: embed with python extract.py backbone=... instead."
+        )
+    pl.seed_everything(int(cfg["seed"]), workers=True)
+    out = Path(cfg["output_dir"])
+    with open_loggers(cfg, out, task="train") as loggers:
+        return _fit(cfg, out, loggers)
+
+
+def _fit(cfg: dict[str, Any], out: Path, loggers: list[Logger]) -> float | None:
+    dataset = load_configured_dataset(cfg["dataset"])
+    usable = _readable(dataset, cfg["dataset"].get("image_errors", "skip"))
+    module, datamodule, features = build_datamodule(cfg, dataset, usable)
+    rec_dataset = _rec_dataset(cfg, dataset)
+    protocol = ProtocolConfig.from_dict(cfg["protocol"])
+    callbacks = [
+        ModelCheckpoint(
+            dirpath=out / CHECKPOINTS_DIR,
+            filename="best",
+            monitor=cfg["monitor"]["metric"],
+            mode=cfg["monitor"]["mode"],
+            save_last=cfg["callbacks"]["checkpoint"]["save_last"],
+        ),
+        EarlyStopping(
+            monitor=cfg["monitor"]["metric"],
+            mode=cfg["monitor"]["mode"],
+            patience=int(cfg["callbacks"]["early_stopping"]["patience"]),
+        ),
+        RecEvalCallback(
+            rec_dataset,
+            rec_inputs(module, rec_dataset, features if rec_dataset is dataset else None),
+            protocol,
+            out,
+            at_start=bool(cfg["rec_eval"]["at_start"]),
+            every_n_epochs=int(cfg["rec_eval"]["every_n_epochs"]),
+            batch_size=int(cfg["rec_eval"]["batch_size"]),
+            num_workers=int(cfg["data"]["num_workers"]),
+            meta={"backbone": cfg["backbone"], "tasks": cfg["tasks"], "tuning": cfg["tuning"]},
+        ),
+        ReproducibleEpochs(int(cfg["seed"]), datamodule.sampler),
+        CompactModelSummary(),
+    ]
+    if cfg["tuning"]["mode"] == "shallow":
+        make_console().print(SHALLOW_EVAL_MODE, markup=False, highlight=False)
+    trainer = pl.Trainer(
+        **cfg["trainer"],
+        max_epochs=int(cfg["max_epochs"]),
+        callbacks=callbacks,
+        logger=loggers,
+        default_root_dir=out,
+        deterministic=True,
+        enable_progress_bar=bool(cfg.get("progress", True)),
+        log_every_n_steps=10,
+    )
+    ckpt_path = _resume_from(out, cfg.get("ckpt_path"))
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    if not trainer.is_global_zero:
+        return None
+    objective = _report(out, cfg["objective"])
+    publish_results(loggers, out, dataset=rec_dataset, protocol=protocol)
+    return objective
+
+
+def _resume_from(out: Path, ckpt_path: str | None) -> str | None:
+    """The checkpoint to resume from, checked first: a truncated, foreign or unsafe file
+    gives a one-line error naming it (Lightning would show a torch traceback)."""
+    if not ckpt_path:
+        return None
+    path = out / LAST_CHECKPOINT if ckpt_path == "last" else Path(ckpt_path)
+    if ckpt_path == "last" and not path.is_file():
+        return "last"  # Lightning starts afresh, with a warning, when there is none yet
+    read_checkpoint(path, what="ckpt_path=")
+    return str(path)
+
+
+def _readable(dataset: Dataset, image_errors: str) -> np.ndarray:
+    """Rows whose image decodes (unreadable ones are counted, then skipped or fatal)."""
+    report = check_images(dataset, on_error=image_errors)
+    bad = set(report.bad)
+    return (
+        ~dataset.items["item_id"].isin(bad).to_numpy() & dataset.items["image"].notna().to_numpy()
+    )
+
+
+def _rec_dataset(cfg: dict[str, Any], dataset: Dataset) -> Dataset:
+    other = cfg["rec_eval"].get("dataset")
+    return load_configured_dataset(other, require_purchases=True) if other else dataset
+
+
+def _report(out: Path, objective: str) -> float:
+    """Print before / after / Random; return the objective from the final metrics.json."""
+    final = json.loads((out / METRICS_FILE).read_text())
+    start_file = out / START_DIR / METRICS_FILE
+    start = json.loads(start_file.read_text()) if start_file.is_file() else None
+    table = Table(
+        title=f"Recommendation before and after fine-tuning ({out})", title_justify="left"
+    )
+    for column in ("metric", "before (backbone)", "after (shared layer)", "Random (exact)"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for name, value in final["metrics"].items():
+        before = f"{start['metrics'][name]:.4f}" if start else "-"
+        table.add_row(name, before, f"{value:.4f}", f"{final['random'][name]:.4f}")
+    table.caption = f"{final['n_test_cases']} test cases, {final['n_users']} users"
+    make_console().print(table)
+    metric = objective.split("/", 1)[-1]
+    if metric not in final["metrics"]:
+        raise ConfigError(f"objective={objective!r}: use rec/<one of {list(final['metrics'])}>.")
+    return float(final["metrics"][metric])
+
+
+TASK = Task("train", run, inputs, resumable=True)
