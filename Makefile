@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-slow test-all lint format bench clean
+.PHONY: setup demo test test-faults test-slow test-all lint format bench clean
 
 setup: $(STAMP)
 
@@ -20,7 +20,11 @@ demo: setup
 test: setup
 	$(PY) -m pytest
 
-# The end-to-end runs and the heavier kill points (CI runs them after `make test`).
+# The heavier kill points of the fault-injection suite (CI runs them after `make test`).
+test-faults: setup
+	$(PY) -m pytest -m slow tests/faults
+
+# Every slow test: the kill points, the demo's time budget, table 1's own sweep.
 test-slow: setup
 	$(PY) -m pytest -m slow
 
