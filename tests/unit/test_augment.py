@@ -114,7 +114,7 @@ def test_unknown_names_and_options_are_config_errors():
         build_augmentation({"name": "strong"}, {})
     with pytest.raises(ConfigError, match="augment=none: wrong options"):
         build_augmentation({"name": "none", "scale": [0.5, 1]}, {})
-    with pytest.raises(ConfigError, match="augment.scale"):
+    with pytest.raises(ConfigError, match=r"augment\.scale"):
         build_augmentation({**_augment("light"), "scale": [0.0, 1.0]}, {})
 
 
