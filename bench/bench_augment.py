@@ -9,9 +9,9 @@ other, that differ only in ``augment``. Printed per run: the fine-tuned embeddin
 recall@20, MAP@20 and nDCG@20 (metrics.json), the lowest ``val/loss`` of the epochs
 (logs/metrics.csv), the starting embedding's recall@20 (start/metrics.json) and the wall
 time; then light / imagenet for each. ``--epochs`` overrides ``dataset.max_epochs`` for
-both (default: the demo's own, 4); ``--quick`` is a smoke run (1 epoch of 4 batches, no
-start evaluation), whose figures mean nothing. The load average is printed before and
-after, since other jobs may share the cores.
+both (default: the demo's own, 4); ``--quick`` is a smoke run (``debug=fast``: a tiny
+random network at 32 px, two epochs of two batches) whose figures mean nothing. The load
+average is printed before and after, since other jobs may share the cores.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 AUGMENTS = ("light", "imagenet")
 METRICS = ("recall@20", "map@20", "ndcg@20")
-QUICK = ["dataset.max_epochs=1", "+trainer.limit_train_batches=4", "rec_eval.at_start=false"]
+QUICK = ["debug=fast", "logger=csv"]  # the tiny random network at 32 px, two short epochs
 
 
 def train(augment: str, out: Path, extra: list[str]) -> dict[str, float]:
@@ -58,7 +58,7 @@ def train(augment: str, out: Path, extra: list[str]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=None, help="dataset.max_epochs for both")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1 short epoch")
+    parser.add_argument("--quick", action="store_true", help="smoke run (debug=fast)")
     parser.add_argument("--keep", type=Path, default=None, help="keep the run directories here")
     args = parser.parse_args()
     extra = list(QUICK) if args.quick else []
