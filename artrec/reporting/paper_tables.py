@@ -99,7 +99,7 @@ class Table2:
 
     title: str
     comparison: Comparison
-    runs: pd.DataFrame  # index: run label; columns group, task, tuning, backbone, tasks
+    runs: pd.DataFrame  # index: run label; columns group, task, tuning, augment, backbone, tasks
     variant: str
 
 
@@ -168,6 +168,7 @@ def table2(group: RunGroup, *, alpha: float, n_bootstrap: int, seed: int) -> Tab
                 "group": run.group,
                 "task": run.task,
                 "tuning": run.tuning,
+                "augment": run.augment,
                 "backbone": backbone_name(run),
                 "tasks": run.tasks,
             }
@@ -228,8 +229,9 @@ def table2_text(table: Table2) -> TextTable:
     labels = [metric_key(name, comparison.k) for name in TABLE2_METRICS]
     rows = []
     for system in comparison.table.index:
-        tuning = table.runs["tuning"].get(system, "")
-        cells = [Cell(str(system)), Cell(str(tuning))]
+        tuning = str(table.runs["tuning"].get(system, ""))
+        augment = table.runs["augment"].get(system, "")
+        cells = [Cell(str(system)), Cell(f"{tuning} ({augment})" if augment else tuning)]
         for label in labels:
             stats_ = comparison.table.loc[system, label]
             cells.append(
@@ -243,7 +245,7 @@ def table2_text(table: Table2) -> TextTable:
         f"Holm-corrected per column, p < {comparison.alpha:g}). Random: exact expectation. "
         f"{100 * (1 - comparison.alpha):g}% bootstrap intervals in the CSV and the figures."
     )
-    notes = [note, variant_note(table.variant)]
+    notes = [note, "Deep tuning's training augmentation in brackets.", variant_note(table.variant)]
     return TextTable(table.title, header, rows, frozenset({len(rows) - 1}), notes, left=2)
 
 

@@ -79,6 +79,16 @@ class Run:
         return "checkpoint" if self.config.get("ckpt") or self.meta.get("checkpoint") else "frozen"
 
     @property
+    def augment(self) -> str:
+        """Deep tuning's training augmentation (conf/augment/), '' for other runs (shallow
+        tuning trains on cached, unaugmented features). Deep runs that predate the augment
+        group trained with timm's ImageNet transform."""
+        if self.tuning != "deep":
+            return ""
+        chosen = self.config.get("augment") or self.meta.get("augment") or {}
+        return str(chosen.get("name") or "imagenet")
+
+    @property
     def frozen(self) -> bool:
         return self.tuning == "frozen"
 

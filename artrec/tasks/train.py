@@ -95,7 +95,7 @@ def _fit(cfg: dict[str, Any], out: Path, loggers: list[Logger]) -> float | None:
             every_n_epochs=int(cfg["rec_eval"]["every_n_epochs"]),
             batch_size=int(cfg["rec_eval"]["batch_size"]),
             num_workers=int(cfg["data"]["num_workers"]),
-            meta={"backbone": cfg["backbone"], "tasks": cfg["tasks"], "tuning": cfg["tuning"]},
+            meta={k: cfg[k] for k in ("backbone", "tasks", "tuning", "augment")},
         ),
         ReproducibleEpochs(int(cfg["seed"]), datamodule.sampler),
         CompactModelSummary(),

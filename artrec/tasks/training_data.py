@@ -13,6 +13,7 @@ from artrec.data.feature_cache import FeatureRows, cached_features, compute_feat
 from artrec.data.images import ItemImages
 from artrec.data.splits import assign_splits
 from artrec.io import cache_root, stable_hash
+from artrec.models.augment import build_augmentation
 from artrec.models.module import ArtRecModule
 from artrec.models.tasks import encode_targets, fit_tasks
 from artrec.models.tuning import uses_feature_cache
@@ -50,7 +51,7 @@ def build_datamodule(
         usable = usable & ok.numpy()
         features = FeatureRows(features, ok)
     transforms = {
-        "train": module.backbone.transform(training=True),
+        "train": build_augmentation(cfg["augment"], module.backbone.data_config),
         "eval": module.backbone.transform(training=False),
     }
     datamodule = ArtDataModule(

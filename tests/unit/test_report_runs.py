@@ -19,6 +19,7 @@ from report_testkit import (
 
 from artrec.errors import ReportError
 from artrec.recsys import ProtocolConfig
+from artrec.reporting.paper_tables import table2, table2_text
 from artrec.reporting.run_dirs import find_runs, load_run
 from artrec.reporting.runs import group_runs
 
@@ -166,4 +167,31 @@ def test_an_extract_from_a_checkpoint_shows_the_fine_tuned_backbone(tmp_path):
         "resnet18",
         "checkpoint",
         (None, None),
+    )
+
+
+def test_deep_runs_show_their_augmentation_in_table2(tmp_path):
+    dataset, sweep = shared_sweep()
+    shared = _by_label(find_runs([sweep]))
+    assert (shared["deep"].augment, shared["vgg19"].augment) == ("imagenet", "")  # predates it
+    deep = yaml.safe_load((sweep / "deep" / "config.yaml").read_text())
+    table = vectors(dataset, 0.3, 9)
+    write_run(tmp_path / "light", dataset, table, {**deep, "augment": {"name": "light"}})
+    shallow = {**deep, "tuning": {"mode": "shallow"}, "augment": {"name": "light"}}
+    write_run(tmp_path / "shallow", dataset, table, shallow)
+    meta = {"tuning": {"mode": "deep"}, "augment": {"name": "none"}}
+    write_run(tmp_path / "meta_only", dataset, table, None, meta=meta)
+    runs = find_runs([tmp_path])
+    assert {run.label: run.augment for run in runs} == {
+        "light": "light",
+        "shallow": "",  # cached, unaugmented features
+        "meta_only": "none",
+    }
+    t2 = table2(group_runs(runs)[0], alpha=0.05, n_bootstrap=10, seed=0)
+    assert t2.runs["augment"].to_dict() == {"light": "light", "shallow": "", "meta_only": "none"}
+    cells = {row[0].text: row[1].text for row in table2_text(t2).rows}
+    assert (cells["light"], cells["shallow"], cells["meta_only"]) == (
+        "deep (light)",
+        "shallow",
+        "deep (none)",
     )
