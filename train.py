@@ -2,7 +2,7 @@
 
 python train.py                                   # the demo
 python train.py tuning=shallow tasks=artist_medium dataset=ugallery dataset.root=ROOT
-python train.py ckpt_path=last hydra.run.dir=OUT  # resume an interrupted run
+python train.py ... hydra.run.dir=OUT       # the same command again resumes a killed run
 """
 
 import hydra
