@@ -1,1 +1,0 @@
-"""Lightning callbacks: the recommendation-evaluation callback."""

@@ -1,1 +1,0 @@
-"""Embedding models: timm backbones, the colour-histogram baseline, fine-tuning heads."""
