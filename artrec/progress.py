@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from typing import TextIO, TypeVar
 
 from rich.progress import track as rich_track
@@ -64,7 +64,10 @@ def track(
     clock: Callable[[], float] = time.monotonic,
     out: TextIO | None = None,
 ) -> Iterator[T]:
-    """``items``, with rich's bar on a terminal, else with :class:`ProgressLines`."""
+    """``items``, with rich's bar on a terminal, else with :class:`ProgressLines`; ``total``
+    defaults to ``len(items)`` when it has one."""
+    if total is None and isinstance(items, Sized):
+        total = len(items)
     if is_terminal() if terminal is None else terminal:
         yield from rich_track(items, description=description, total=total, transient=transient)
         return
