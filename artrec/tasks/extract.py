@@ -47,7 +47,11 @@ FINGERPRINT_KEYS = ("backbone", "ckpt")
 
 def inputs(cfg: dict[str, Any]) -> dict[str, str]:
     """What an extraction reads: the dataset's files and images, and the checkpoint."""
-    found = dataset_inputs(load_configured_dataset(cfg["dataset"]), images=True)
+    return _inputs_of(load_configured_dataset(cfg["dataset"]), cfg)
+
+
+def _inputs_of(dataset: Dataset, cfg: dict[str, Any]) -> dict[str, str]:
+    found = dataset_inputs(dataset, images=True)
     if cfg.get("ckpt"):
         found["ckpt"] = file_input(cfg["ckpt"])
     return found
@@ -64,7 +68,8 @@ def _run(cfg: dict[str, Any], out: Path, loggers: list[Logger]) -> float | None:
     console = make_console()
     dataset = load_configured_dataset(cfg["dataset"])
     target = out / EMBEDDINGS_FILE
-    fingerprint = stable_hash({key: cfg.get(key) for key in FINGERPRINT_KEYS}, inputs(cfg))
+    settings = {key: cfg.get(key) for key in FINGERPRINT_KEYS}
+    fingerprint = stable_hash(settings, _inputs_of(dataset, cfg))  # the dataset, loaded once
     table = _reusable(target, fingerprint)
     if table is not None:
         console.print(f"{target} is complete for these settings and inputs; not extracting again.")
