@@ -7,7 +7,10 @@ python extract.py -m backbone=resnet50,vgg19 dataset=ugallery dataset.root=ROOT
 import hydra
 from omegaconf import DictConfig
 
+from artrec.tasks import config_store
 from artrec.tasks.entry import run_task
+
+config_store.register()  # the typed schemas the configs start from (conf/*.yaml)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="extract")

@@ -6,7 +6,10 @@ python recommend_eval.py dataset=folder dataset.root=ROOT embeddings=FILE.npz hy
 import hydra
 from omegaconf import DictConfig
 
+from artrec.tasks import config_store
 from artrec.tasks.entry import run_task
+
+config_store.register()  # the typed schemas the configs start from (conf/*.yaml)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="recommend_eval")

@@ -8,7 +8,10 @@ python train.py ... hydra.run.dir=OUT       # the same command again resumes a k
 import hydra
 from omegaconf import DictConfig
 
+from artrec.tasks import config_store
 from artrec.tasks.entry import run_task
+
+config_store.register()  # the typed schemas the configs start from (conf/*.yaml)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")

@@ -8,7 +8,7 @@ EfficientNet-Lite0 on the demo gallery's artists, 112 px, batch 32, seed 0), one
 other, that differ only in ``augment``. Printed per run: the fine-tuned embedding's
 recall@20, MAP@20 and nDCG@20 (metrics.json), the lowest ``val/loss`` of the epochs
 (logs/metrics.csv), the starting embedding's recall@20 (start/metrics.json) and the wall
-time; then light / imagenet for each. ``--epochs`` overrides ``dataset.max_epochs`` for
+time; then light / imagenet for each. ``--epochs`` overrides ``trainer.max_epochs`` for
 both (default: the demo's own, 4); ``--quick`` is a smoke run (``debug=fast``: a tiny
 random network at 32 px, two epochs of two batches) whose figures mean nothing. The load
 average is printed before and after, since other jobs may share the cores.
@@ -57,13 +57,13 @@ def train(augment: str, out: Path, extra: list[str]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=None, help="dataset.max_epochs for both")
+    parser.add_argument("--epochs", type=int, default=None, help="trainer.max_epochs for both")
     parser.add_argument("--quick", action="store_true", help="smoke run (debug=fast)")
     parser.add_argument("--keep", type=Path, default=None, help="keep the run directories here")
     args = parser.parse_args()
     extra = list(QUICK) if args.quick else []
     if args.epochs is not None:
-        extra.append(f"dataset.max_epochs={args.epochs}")
+        extra.append(f"trainer.max_epochs={args.epochs}")
     print(f"load average before: {os.getloadavg()}; overrides: {extra or 'none (the demo)'}")
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp)

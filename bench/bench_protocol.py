@@ -37,7 +37,8 @@ import torch
 
 from artrec.data import Dataset, load_dataset
 from artrec.embeddings import EmbeddingTable, load_embeddings, save_embeddings
-from artrec.recsys import ProtocolConfig, evaluate
+from artrec.recsys.config import ProtocolConfig
+from artrec.recsys.evaluate import evaluate
 from artrec.recsys.protocol import build_timeline
 from artrec.recsys.scoring import unit_vectors
 from artrec.recsys.stock import ragged

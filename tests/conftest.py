@@ -9,3 +9,7 @@ import tempfile
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["WANDB_MODE"] = "offline"
 os.environ.setdefault("ARTREC_CACHE", tempfile.mkdtemp(prefix="artrec-test-cache-"))
+
+from artrec.tasks import config_store  # after the environment above
+
+config_store.register()  # the schemas conf/*.yaml start from, as the entry scripts register

@@ -10,35 +10,35 @@ uses none of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 
 import timm
 
 from artrec.errors import ConfigError
+from artrec.models.config import AugmentConfig
 
 Transform = Callable  # PIL image -> normalised tensor
 
 
-def _none(data_config: Mapping) -> Transform:
+def _none(data_config: Mapping, cfg: AugmentConfig) -> Transform:
     return timm.data.create_transform(**data_config, is_training=False)
 
 
-def _light(
-    data_config: Mapping, *, scale: Sequence[float], ratio: Sequence[float], hflip: float
-) -> Transform:
-    if not 0 < scale[0] <= scale[1] <= 1:
+def _light(data_config: Mapping, cfg: AugmentConfig) -> Transform:
+    scale = cfg.scale
+    if len(scale) != 2 or not 0 < scale[0] <= scale[1] <= 1:
         raise ConfigError(f"augment.scale={list(scale)} must be two fractions 0 < lo <= hi <= 1.")
     return timm.data.create_transform(
         **data_config,
         is_training=True,
         scale=tuple(scale),
-        ratio=tuple(ratio),
-        hflip=float(hflip),
+        ratio=tuple(cfg.ratio),
+        hflip=float(cfg.hflip),
         color_jitter=None,
     )
 
 
-def _imagenet(data_config: Mapping) -> Transform:
+def _imagenet(data_config: Mapping, cfg: AugmentConfig) -> Transform:
     return timm.data.create_transform(**data_config, is_training=True)
 
 
@@ -49,14 +49,11 @@ AUGMENTATIONS: dict[str, Callable[..., Transform]] = {
 }
 
 
-def build_augmentation(cfg: Mapping, data_config: Mapping) -> Transform:
-    """The training transform ``cfg`` (a ``conf/augment/*.yaml`` node) names, for a backbone
-    with timm data config ``data_config``."""
-    options = dict(cfg)
-    name = options.pop("name", None)
-    if name not in AUGMENTATIONS:
-        raise ConfigError(f"augment.name={name!r} is unknown; use one of {list(AUGMENTATIONS)}.")
-    try:
-        return AUGMENTATIONS[name](data_config, **options)
-    except TypeError as exc:
-        raise ConfigError(f"augment={name}: wrong options {sorted(options)} ({exc}).") from exc
+def build_augmentation(cfg: AugmentConfig, data_config: Mapping) -> Transform:
+    """The training transform ``cfg`` (the ``augment`` group) names, for a backbone with
+    timm data config ``data_config``."""
+    if cfg.name not in AUGMENTATIONS:
+        raise ConfigError(
+            f"augment.name={cfg.name!r} is unknown; use one of {list(AUGMENTATIONS)}."
+        )
+    return AUGMENTATIONS[cfg.name](data_config, cfg)

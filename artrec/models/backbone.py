@@ -7,106 +7,26 @@ be overridden. Where the weights come from is decided in ``artrec.models.weights
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import logging
-import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from numbers import Real
+from collections.abc import Callable
 
 import timm
 import torch
 from torch import nn
 
 from artrec.errors import ConfigError
+from artrec.models.config import BackboneSpec
 from artrec.models.weights import LoadReport, create_model
 
 log = logging.getLogger(__name__)
 
-FEATURES = ("pooled", "pre_logits")
 # Names that select a non-neural baseline, computed by the extraction code instead.
 NON_NEURAL = {
     "color_histogram": "artrec.models.color_histogram (extraction routes it there)",
 }
-NON_NEURAL_KEYS = frozenset({"bins", "resize"})
-# Config keys besides BackboneSpec's fields: the model the preset's metadata describes.
-EXTRA_KEYS = frozenset({"preset_model"})
 # Dimensions averaged by the ``pooled`` feature, by the layout of forward_features' output.
 POOL_DIMS = {"NCHW": (2, 3), "NHWC": (1, 2), "NLC": (1,)}
-
-
-@dataclass(frozen=True)
-class BackboneSpec:
-    """What backbone to build: a timm model name, its weights, and which layer embeds."""
-
-    name: str
-    pretrained: bool = True
-    weights: str | None = None
-    feature: str = "pooled"
-    input_size: int | None = None
-    imagenet_top1: float | None = None
-    imagenet_top5: float | None = None
-    preset: str | None = None
-
-    def __post_init__(self) -> None:
-        if isinstance(self.weights, os.PathLike):
-            object.__setattr__(self, "weights", os.fspath(self.weights))
-        for key, ok, want in _CHECKS:
-            if not ok(getattr(self, key)):
-                raise ConfigError(f"backbone.{key}={getattr(self, key)!r} is invalid: {want}.")
-
-    @classmethod
-    def from_config(cls, cfg: Mapping) -> BackboneSpec:
-        """The spec from a ``conf/backbone/*.yaml`` node (a dict or an OmegaConf DictConfig).
-
-        When ``name`` differs from the preset's ``preset_model`` (``backbone.name=`` was
-        overridden), the preset's name and ImageNet accuracy no longer describe the model
-        and are dropped.
-        """
-        name = cfg.get("name")
-        allowed = {f.name for f in dataclasses.fields(cls)} | EXTRA_KEYS
-        unknown = set(cfg) - allowed - (NON_NEURAL_KEYS if name in NON_NEURAL else set())
-        if unknown:
-            raise ConfigError(
-                f"backbone config has unknown keys {sorted(unknown)}; known: {sorted(allowed)}."
-            )
-        values = {k: cfg[k] for k in allowed - EXTRA_KEYS if k in cfg}
-        values["weights"] = values.get("weights") or None
-        preset_model = cfg.get("preset_model")
-        if preset_model and name != preset_model:
-            log.info(
-                "backbone.name=%s overrides preset %s (%s): its ImageNet metadata is dropped.",
-                name,
-                cfg.get("preset"),
-                preset_model,
-            )
-            values.update(preset=None, imagenet_top1=None, imagenet_top5=None)
-        return cls(**values)
-
-
-def _optional(check: Callable[[object], bool]) -> Callable[[object], bool]:
-    return lambda value: value is None or check(value)
-
-
-def _is_accuracy(value: object) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool) and 0 <= value <= 100
-
-
-_CHECKS = (
-    ("name", lambda v: isinstance(v, str) and bool(v), "a timm model name is required"),
-    ("pretrained", lambda v: isinstance(v, bool), "use true or false"),
-    ("weights", _optional(lambda v: isinstance(v, str)), "use a file path or null"),
-    ("feature", lambda v: v in FEATURES, f"use one of {list(FEATURES)}"),
-    (
-        "input_size",
-        _optional(lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 8),
-        "use a square side in pixels (>= 8) or null for the model's own",
-    ),
-    ("imagenet_top1", _optional(_is_accuracy), "use a percentage or null"),
-    ("imagenet_top5", _optional(_is_accuracy), "use a percentage or null"),
-    ("preset", _optional(lambda v: isinstance(v, str)), "use a preset name or null"),
-)
 
 
 def check_model_name(name: str) -> None:

@@ -18,6 +18,7 @@ import pandas as pd
 from artrec.data.csvio import write_csv_atomic
 from artrec.errors import ComparisonError, ConfigError, preview
 from artrec.io import write_text_atomic
+from artrec.recsys.config import CompareConfig
 from artrec.recsys.stats import bootstrap_means, holm, paired_wilcoxon, percentile_ci
 
 #: per_case.csv metric column -> its label in tables (``{k}`` is the cut-off).
@@ -103,9 +104,9 @@ def compare_systems(
     random: pd.DataFrame,
     k: int,
     *,
-    alpha: float = 0.05,
-    n_bootstrap: int = 1000,
-    seed: int = 0,
+    alpha: float = CompareConfig.alpha,
+    n_bootstrap: int = CompareConfig.n_bootstrap,
+    seed: int = CompareConfig.seed,
 ) -> Comparison:
     """Compare ``systems`` (name -> per_case table, same test cases in the same order).
 

@@ -1,4 +1,10 @@
-"""The protocol settings of docs/protocol.md (the ``protocol`` config group), validated."""
+"""The protocol settings of docs/protocol.md (the ``protocol`` config group) and the paired
+comparison's (``compare``), validated.
+
+The dataclasses are the groups' schemas (registered by ``artrec.tasks.config_store``): the
+defaults live here once. The allowed values come from the registries that implement them,
+imported when a config is checked, so that ``--help`` imports no torch.
+"""
 
 from __future__ import annotations
 
@@ -6,33 +12,43 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from artrec.embeddings import MISSING_POLICIES
 from artrec.errors import ConfigError
-from artrec.recsys.aggregations import AGGREGATIONS
-from artrec.recsys.metrics import VARIANTS
-from artrec.recsys.protocol import GROUND_TRUTHS, UNIQUE_RULES
 
 DEVICES = ("cpu", "cuda")
-
-#: Setting -> its allowed values (from the registries that implement them).
-CHOICES: dict[str, tuple[str, ...]] = {
-    "unique_items": tuple(UNIQUE_RULES),
-    "aggregation": tuple(AGGREGATIONS),
-    "ground_truth": GROUND_TRUTHS,
-    "variant": tuple(VARIANTS),
-    "missing_embeddings": MISSING_POLICIES,
-    "device": DEVICES,
-}
 #: Integer setting -> its smallest allowed value.
-MINIMUM: dict[str, int] = {"k": 1, "min_profile": 1, "topk": 1, "batch_size": 1, "random_seed": 0}
+MINIMUM: dict[str, int] = {"k": 1, "min_profile": 1, "topk": 1, "chunk_size": 1, "random_seed": 0}
 
 
-@dataclass(frozen=True)
+def choices() -> dict[str, tuple[str, ...]]:
+    """Setting -> its allowed values (from the registries that implement them)."""
+    from artrec.embeddings import MISSING_POLICIES
+    from artrec.recsys.aggregations import AGGREGATIONS
+    from artrec.recsys.metrics import VARIANTS
+    from artrec.recsys.protocol import GROUND_TRUTHS, UNIQUE_RULES
+
+    return {
+        "unique_items": tuple(UNIQUE_RULES),
+        "aggregation": tuple(AGGREGATIONS),
+        "ground_truth": GROUND_TRUTHS,
+        "variant": tuple(VARIANTS),
+        "missing_embeddings": MISSING_POLICIES,
+        "device": DEVICES,
+    }
+
+
+def __getattr__(name: str) -> Any:
+    """``CHOICES``: :func:`choices`, computed on first use (PEP 562)."""
+    if name == "CHOICES":
+        return choices()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@dataclass
 class ProtocolConfig:
     """Every protocol setting, with docs/protocol.md's defaults.
 
-    ``batch_size`` bounds the test cases and the profile items handled per chunk; memory
-    grows like (3 + topk) * batch_size * n_items * 4 bytes. ``random_seed`` seeds the
+    ``chunk_size`` bounds the test cases and the profile items scored per chunk; memory
+    grows like (3 + topk) * chunk_size * n_items * 4 bytes. ``random_seed`` seeds the
     sampled random ranking used for paired significance tests.
     """
 
@@ -46,11 +62,11 @@ class ProtocolConfig:
     variant: str = "standard"
     missing_embeddings: str = "error"
     device: str = "cpu"
-    batch_size: int = 512
+    chunk_size: int = 512
     random_seed: int = 0
 
     def __post_init__(self) -> None:
-        for name, allowed in CHOICES.items():
+        for name, allowed in choices().items():
             value = getattr(self, name)
             if value not in allowed:
                 raise ConfigError(f"protocol.{name}={value!r}: use one of {list(allowed)}.")
@@ -76,3 +92,15 @@ class ProtocolConfig:
     def to_dict(self) -> dict[str, Any]:
         """Every setting, as written to metrics.json."""
         return asdict(self)
+
+
+@dataclass
+class CompareConfig:
+    """The paired comparison of several systems on the same test cases (the ``compare``
+    node; also the report's defaults): the significance level of the Holm-corrected
+    Wilcoxon tests and of the ``1 - alpha`` bootstrap intervals, the number of paired
+    bootstrap resamples, and their seed."""
+
+    alpha: float = 0.05
+    n_bootstrap: int = 1000
+    seed: int = 0

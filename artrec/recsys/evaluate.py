@@ -197,7 +197,7 @@ def _rank(
     progress: bool,
 ) -> RankedCases:
     """Candidate counts and the sorted ranks of the relevant items of every case."""
-    batches = plan_batches(cases, protocol.batch_size)
+    batches = plan_batches(cases, protocol.chunk_size)
     if progress:
         batches = track(batches, description="ranking", transient=True)
     scored = score_batches(
@@ -207,7 +207,7 @@ def _rank(
         protocol.aggregation,
         protocol.topk,
         protocol.exclude_consumed,
-        protocol.batch_size,
+        protocol.chunk_size,
         batches,
     )
     results = rank_batches(cases, scored)

@@ -72,7 +72,7 @@ class Recommender:
         protocol = self.protocol
         batches = [
             batch
-            for batch in plan_batches(self.cases, protocol.batch_size)
+            for batch in plan_batches(self.cases, protocol.chunk_size)
             if wanted.intersection(batch.tolist())
         ]
         found: dict[int, CaseRecommendations] = {}
@@ -83,7 +83,7 @@ class Recommender:
             protocol.aggregation,
             protocol.topk,
             protocol.exclude_consumed,
-            protocol.batch_size,
+            protocol.chunk_size,
             batches,
         ):
             for row, case in enumerate(part.cases.tolist()):

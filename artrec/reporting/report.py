@@ -30,7 +30,7 @@ from artrec.embeddings import load_embeddings
 from artrec.errors import ArtrecError, ConfigError, ReportError
 from artrec.io import atomic_path, write_text_atomic
 from artrec.recsys.compare import DAGGER
-from artrec.recsys.config import ProtocolConfig
+from artrec.recsys.config import CompareConfig, ProtocolConfig
 from artrec.reporting.console import BOX, make_console
 from artrec.reporting.figures import figure_stem, metric_bars, save_figure, top1_scatter
 from artrec.reporting.galleries import render_galleries
@@ -59,9 +59,9 @@ CONSOLE_SKIP = ("directory",)  # in index.html and the warnings; too wide for 80
 class Settings:
     """How to compare (as ``compare_systems``) and which runs get galleries."""
 
-    alpha: float = 0.05
-    n_bootstrap: int = 1000
-    seed: int = 0
+    alpha: float = CompareConfig.alpha
+    n_bootstrap: int = CompareConfig.n_bootstrap
+    seed: int = CompareConfig.seed
     galleries: str = "best"
     gallery_cases: int = 4
     figures: bool = True
@@ -301,9 +301,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="artrec-report", description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="+", type=Path, help="run or sweep directories")
     parser.add_argument("--out", type=Path, required=True, help="directory to write into")
-    parser.add_argument("--alpha", type=float, default=0.05, help="significance level")
-    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap and gallery seed")
+    parser.add_argument("--alpha", type=float, default=Settings.alpha, help="significance level")
+    parser.add_argument(
+        "--bootstrap", type=int, default=Settings.n_bootstrap, help="bootstrap resamples"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=Settings.seed, help="bootstrap and gallery seed"
+    )
     parser.add_argument("--galleries", choices=GALLERY_CHOICES, default="best")
     parser.add_argument("--gallery-cases", type=int, default=4, help="test cases per run")
     parser.add_argument("--no-figures", action="store_true", help="tables and galleries only")

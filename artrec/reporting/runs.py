@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from artrec.data.config import DatasetConfig
 from artrec.data.csvio import read_string_csv
 from artrec.data.dataset import Dataset, load_dataset
 from artrec.data.source import load_configured_dataset
@@ -161,7 +162,9 @@ class Run:
         the root metrics.json names."""
         configured = self._dataset_config()
         if configured:
-            return load_configured_dataset(configured, require_purchases=True)
+            return load_configured_dataset(
+                DatasetConfig.recorded(configured), require_purchases=True
+            )
         if not self.metrics.get("dataset"):
             raise ReportError(
                 f"{self.path}: neither {CONFIG_FILE} nor {METRICS_FILE} names the dataset."

@@ -15,6 +15,7 @@ import logging
 import netrc
 import os
 from argparse import Namespace
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -27,6 +28,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from artrec.data.dataset import Dataset
 from artrec.embeddings import EmbeddingTable
 from artrec.errors import ConfigError
+from artrec.models.config import BackboneSpec
 from artrec.recsys.config import ProtocolConfig
 from artrec.reporting.galleries import render_galleries
 from artrec.rundir import METRICS_FILE, PER_CASE_FILE, START_DIR
@@ -79,12 +81,10 @@ def run_name(cfg: dict[str, Any]) -> str:
     return cfg.get("run_name") or Path(cfg["output_dir"]).name
 
 
-def backbone_label(backbone: dict[str, Any]) -> str:
-    """The preset's name, or the timm name when ``backbone.name=`` replaced the preset's model."""
-    preset, model = backbone.get("preset"), backbone.get("preset_model")
-    if preset and (model is None or backbone.get("name") == model):
-        return str(preset)
-    return str(backbone.get("name"))
+def backbone_label(backbone: Mapping[str, Any]) -> str:
+    """The preset's name, or the timm name when ``backbone.name=`` replaced the preset's model
+    (``BackboneSpec`` drops the preset then)."""
+    return BackboneSpec.from_config(backbone).label
 
 
 def run_tags(cfg: dict[str, Any]) -> list[str]:

@@ -8,9 +8,10 @@
 4. the comparison report of all five runs (tables with the Random row and significance
    markers, figures, recommendation galleries) as one self-contained HTML file.
 
-Each step is a job with the run-directory bookkeeping (config.yaml, run.json): completed
-runs are reused, an interrupted fine-tuning resumes, so a second ``make demo`` only
-rewrites the report.
+Every setting is conf/experiment/demo.yaml's (``experiment=demo``); this module only names
+the runs. Each step is a job with the run-directory bookkeeping (config.yaml, run.json):
+completed runs are reused, an interrupted fine-tuning resumes, so a second ``make demo``
+only rewrites the report.
 """
 
 from __future__ import annotations
@@ -20,42 +21,38 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from artrec.data.config import DatasetConfig
 from artrec.data.source import load_configured_dataset
 from artrec.data.summary import summarize, summary_table
 from artrec.reporting.console import make_console
 from artrec.reporting.report import write_report
-from artrec.tasks import extract, train
+from artrec.tasks import config_store, extract, train
 from artrec.tasks.jobs import run_job
 
 REPO = Path(__file__).resolve().parents[2]
 OUT = Path("outputs") / "demo"
-# The demo's training input size (dataset.input_size, 112 px of the gallery's 128 px images)
-# for the extractors too: the frozen EfficientNet-Lite0 row and the fine-tuning's "before"
-# row are then one embedding, so the report has one frozen baseline.
-INPUT_SIZE = "backbone.input_size=${dataset.input_size}"
+# The frozen extractors: python extract.py experiment=demo <overrides>.
 SYSTEMS = {
-    "efficientnet_lite0_imagenet": ["backbone=efficientnet_lite0", INPUT_SIZE],
-    "efficientnet_lite0_random": [
-        "backbone=efficientnet_lite0",
-        "backbone.pretrained=false",
-        INPUT_SIZE,
-    ],
-    "resnet18_random": ["backbone=resnet18", "backbone.pretrained=false", INPUT_SIZE],
+    "efficientnet_lite0_imagenet": ["backbone=efficientnet_lite0"],
+    "efficientnet_lite0_random": ["backbone=efficientnet_lite0", "backbone.pretrained=false"],
+    "resnet18_random": ["backbone=resnet18", "backbone.pretrained=false"],
     "color_histogram": ["backbone=color_histogram"],
 }
-FINETUNED = "efficientnet_lite0_deep_artist"
+FINETUNED = "efficientnet_lite0_deep_artist"  # python train.py experiment=demo
 
 
 def _config(name: str, overrides: list[str]) -> dict:
+    """conf/<name>.yaml with ``experiment=demo`` and ``overrides``, resolved (as a run's)."""
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose(name, overrides=[*overrides, "group=demo"])
+        cfg = compose(name, overrides=["experiment=demo", *overrides])
     return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
 
 
 def main() -> None:
+    config_store.register()
     console = make_console()
-    dataset_cfg = _config("extract", [f"output_dir={OUT}"])["dataset"]
-    console.print(summary_table(summarize(load_configured_dataset(dataset_cfg))))
+    dataset = DatasetConfig(**_config("extract", [f"output_dir={OUT}"])["dataset"])
+    console.print(summary_table(summarize(load_configured_dataset(dataset))))
     for name, overrides in SYSTEMS.items():
         console.rule(f"[bold]{name}")
         run_job(extract.TASK, _config("extract", [*overrides, f"output_dir={OUT / name}"]))

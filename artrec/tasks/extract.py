@@ -4,6 +4,7 @@ purchases. A complete output made with the same settings is reused, not recomput
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,6 +17,7 @@ from rich.console import Console
 from torch import nn
 
 import artrec
+from artrec.data.config import ImageCacheConfig
 from artrec.data.dataset import Dataset
 from artrec.data.fingerprint import dataset_inputs
 from artrec.data.images import ItemImages
@@ -30,45 +32,43 @@ from artrec.embeddings import (
 from artrec.errors import ArtrecError, ConfigError
 from artrec.faults import fault_point
 from artrec.io import cache_root, stable_hash
-from artrec.models.backbone import BackboneSpec, build_backbone
+from artrec.models.backbone import build_backbone
 from artrec.models.checkpoints import read_checkpoint
 from artrec.models.color_histogram import ColorHistogramTransform
+from artrec.models.config import COLOR_HISTOGRAM
 from artrec.models.embedder import embed_images
-from artrec.recsys.config import ProtocolConfig
 from artrec.recsys.evaluate import evaluate, write_result
 from artrec.reporting.console import make_console, result_table
 from artrec.rundir import file_input
+from artrec.tasks.configs import ExtractConfig
 from artrec.tasks.jobs import Task
 from artrec.tasks.loggers import open_loggers, publish_results
 
-# Settings that change the embeddings; anything else (batch size, workers, trainer) does not.
-FINGERPRINT_KEYS = ("backbone", "ckpt")
 
-
-def inputs(cfg: dict[str, Any]) -> dict[str, str]:
+def inputs(cfg: ExtractConfig) -> dict[str, str]:
     """What an extraction reads: the dataset's files and images, and the checkpoint."""
-    return _inputs_of(load_configured_dataset(cfg["dataset"]), cfg)
+    return _inputs_of(load_configured_dataset(cfg.dataset), cfg)
 
 
-def _inputs_of(dataset: Dataset, cfg: dict[str, Any]) -> dict[str, str]:
+def _inputs_of(dataset: Dataset, cfg: ExtractConfig) -> dict[str, str]:
     found = dataset_inputs(dataset, images=True)
-    if cfg.get("ckpt"):
-        found["ckpt"] = file_input(cfg["ckpt"])
+    if cfg.ckpt:
+        found["ckpt"] = file_input(cfg.ckpt)
     return found
 
 
-def run(cfg: dict[str, Any]) -> float | None:
+def run(cfg: ExtractConfig) -> float | None:
     """Extract (or reuse) the embeddings; return recall@k when they were evaluated."""
-    out = Path(cfg["output_dir"])
+    out = Path(cfg.output_dir)
     with open_loggers(cfg, out, task="extract") as loggers:
         return _run(cfg, out, loggers)
 
 
-def _run(cfg: dict[str, Any], out: Path, loggers: list[Logger]) -> float | None:
+def _run(cfg: ExtractConfig, out: Path, loggers: list[Logger]) -> float | None:
     console = make_console()
-    dataset = load_configured_dataset(cfg["dataset"])
+    dataset = load_configured_dataset(cfg.dataset)
     target = out / EMBEDDINGS_FILE
-    settings = {key: cfg.get(key) for key in FINGERPRINT_KEYS}
+    settings = {"backbone": dataclasses.asdict(cfg.backbone), "ckpt": cfg.ckpt}
     fingerprint = stable_hash(settings, _inputs_of(dataset, cfg))  # the dataset, loaded once
     table = _reusable(target, fingerprint)
     if table is not None:
@@ -80,11 +80,11 @@ def _run(cfg: dict[str, Any], out: Path, loggers: list[Logger]) -> float | None:
         fault_point("extract_embedded")
         save_embeddings(table, target)
         console.print(f"Embeddings of {len(table)} items ({table.dim}-d) written to {target}")
-    if not cfg.get("evaluate", True) or dataset.purchases.empty:
+    if not cfg.evaluate or dataset.purchases.empty:
         return None
     fault_point("extract_saved")
-    protocol = ProtocolConfig.from_dict(cfg["protocol"])
-    result = evaluate(dataset, table, protocol, progress=cfg.get("progress", True))
+    protocol = cfg.protocol
+    result = evaluate(dataset, table, protocol, progress=cfg.progress)
     write_result(result, out, embeddings_label=str(target), dataset_label=str(dataset.root))
     publish_results(loggers, out, dataset=dataset, table=table, protocol=protocol)
     console.print(result_table(result, title=f"{table.meta.get('backbone', {}).get('name')}"))
@@ -102,15 +102,15 @@ def _reusable(target: Path, fingerprint: str) -> EmbeddingTable | None:
     return table if table.meta.get("fingerprint") == fingerprint else None
 
 
-def _encoder(cfg: dict[str, Any]) -> tuple[nn.Module, Any, dict[str, Any]]:
+def _encoder(cfg: ExtractConfig) -> tuple[nn.Module, Any, dict[str, Any]]:
     """The network (or identity), its image transform, and its provenance."""
-    backbone_cfg = cfg["backbone"]
-    if cfg.get("ckpt"):
-        return _fine_tuned(Path(cfg["ckpt"]))
-    if backbone_cfg.get("name") == "color_histogram":
-        transform = ColorHistogramTransform.from_config(backbone_cfg)
+    spec = cfg.backbone
+    if cfg.ckpt:
+        return _fine_tuned(Path(cfg.ckpt))
+    if spec.name == COLOR_HISTOGRAM:
+        transform = ColorHistogramTransform(bins=spec.bins, resize=spec.resize)
         return nn.Identity(), transform, transform.meta()
-    backbone = build_backbone(BackboneSpec.from_config(backbone_cfg))
+    backbone = build_backbone(spec)
     return backbone, backbone.transform(training=False), backbone.meta()
 
 
@@ -130,29 +130,29 @@ def _fine_tuned(ckpt: Path) -> tuple[nn.Module, Any, dict[str, Any]]:
 
 
 def _extract(
-    dataset: Dataset, cfg: dict[str, Any], fingerprint: str, console: Console
+    dataset: Dataset, cfg: ExtractConfig, fingerprint: str, console: Console
 ) -> EmbeddingTable | None:
-    pl.seed_everything(int(cfg.get("seed", 0)), verbose=False)
+    pl.seed_everything(cfg.seed, verbose=False)
     encoder, transform, backbone_meta = _encoder(cfg)
     if "image" not in dataset.items.columns:
         raise ConfigError(f"{dataset.root}/items.csv has no 'image' column: nothing to embed.")
-    cache = cfg.get("image_cache") or {}
+    cache = cfg.image_cache
     images = ItemImages(
         dataset.items["image"].tolist(),
         transform,
-        on_error=cfg["dataset"].get("image_errors", "skip"),
-        cache_dir=_cache_dir(cache) if cache.get("enabled") else None,
-        max_side=int(cache.get("max_side", 512)),
+        on_error=cfg.dataset.image_errors,
+        cache_dir=_cache_dir(cache) if cache.enabled else None,
+        max_side=cache.max_side,
     )
     started = time.perf_counter()
     merged = embed_images(
         images,
         encoder,
-        trainer_cfg=cfg["trainer"],
-        shard_dir=Path(cfg["output_dir"]) / ".extract_shards",
-        batch_size=int(cfg.get("batch_size", 64)),
-        num_workers=int(cfg.get("num_workers", 2)),
-        progress=bool(cfg.get("progress", True)),
+        trainer_cfg=dataclasses.asdict(cfg.trainer),
+        shard_dir=Path(cfg.output_dir) / ".extract_shards",
+        batch_size=cfg.embed_batch_size,
+        num_workers=cfg.num_workers,
+        progress=cfg.progress,
     )
     if merged is None:
         return None
@@ -166,7 +166,7 @@ def _extract(
         "backbone": backbone_meta,
         "layer": backbone_meta.get("feature"),
         "dataset": str(dataset.root),
-        "checkpoint": cfg.get("ckpt"),
+        "checkpoint": cfg.ckpt,
         "fingerprint": fingerprint,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": {
@@ -175,11 +175,11 @@ def _extract(
             "pytorch_lightning": pl.__version__,
         },
     }
-    return embedded_table(ids, rows, vectors, meta, source=str(cfg["output_dir"]))
+    return embedded_table(ids, rows, vectors, meta, source=cfg.output_dir)
 
 
-def _cache_dir(cache: dict[str, Any]) -> Path:
-    return Path(cache["dir"]) if cache.get("dir") else cache_root() / "images"
+def _cache_dir(cache: ImageCacheConfig) -> Path:
+    return Path(cache.dir) if cache.dir else cache_root() / "images"
 
 
-TASK = Task("extract", run, inputs)
+TASK = Task("extract", run, inputs, schema=ExtractConfig)

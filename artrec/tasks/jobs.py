@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from omegaconf import OmegaConf
 
 from artrec.errors import ArtrecError, RunDirError, preview
 from artrec.faults import fault_point
@@ -62,8 +63,8 @@ FINGERPRINT_IGNORED = (
     "overwrite",
     "num_workers",
     "data.num_workers",
-    "batch_size",
-    "rec_eval.batch_size",
+    "embed_batch_size",
+    "rec_eval.embed_batch_size",
     "image_cache.dir",
     "dataset.cache_dir",
 )
@@ -74,12 +75,14 @@ RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
 @dataclass(frozen=True)
 class Task:
     """What ``run_job`` runs: a name (recorded as the directory's owner), the body, the
-    fingerprints of the inputs it reads, and whether it resumes from ``last.ckpt``."""
+    fingerprints of the inputs it reads, whether it resumes from ``last.ckpt``, and the
+    root config dataclass ``run`` and ``inputs`` receive (None: the plain dict)."""
 
     name: str
-    run: Callable[[dict[str, Any]], Any]
-    inputs: Callable[[dict[str, Any]], dict[str, str]] = field(default=lambda cfg: {})
+    run: Callable[[Any], Any]
+    inputs: Callable[[Any], dict[str, str]] = field(default=lambda cfg: {})
     resumable: bool = False
+    schema: type | None = None
 
 
 @dataclass(frozen=True)
@@ -114,11 +117,11 @@ def run_job(task: Task, cfg: dict[str, Any], *, job: JobInfo | None = None) -> A
     if not is_writer():  # a non-zero DDP rank follows the run rank 0 set up
         if task.resumable:
             cfg = {**cfg, "ckpt_path": (read_config(out) or cfg).get("ckpt_path")}
-        return task.run(cfg)
+        return task.run(typed(task, cfg))
     quiet_libraries()
     _say(key_choices(task.name, cfg))
     with RunLock(out):
-        inputs = task.inputs(cfg)
+        inputs = task.inputs(typed(task, cfg))
         plan = plan_run(out, task, cfg, inputs)
         if plan.action == "reuse":
             _say(f"reusing {out}: a completed {task.name} run of these settings and inputs.")
@@ -132,6 +135,15 @@ def run_job(task: Task, cfg: dict[str, Any], *, job: JobInfo | None = None) -> A
             )
             cfg = {**cfg, "ckpt_path": "last"}
         return _record_and_run(task, cfg, out, inputs, job)
+
+
+def typed(task: Task, cfg: dict[str, Any]) -> Any:
+    """``cfg`` as the task's schema object (``OmegaConf.to_object``), which the task reads;
+    the plain dict is what the run directory records."""
+    schema = getattr(task, "schema", None)
+    if schema is None:
+        return cfg
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), cfg))
 
 
 def _record_and_run(
@@ -151,7 +163,7 @@ def _record_and_run(
     _write_run(out, record, RUNNING, None, clock, None)
     fault_point("run_started")
     try:
-        result = task.run(cfg)
+        result = task.run(typed(task, cfg))
     except Exception as exc:
         _write_run(out, record, FAILED, None, clock, describe(exc))
         raise

@@ -4,12 +4,12 @@ opened and closed around a train or extract run, and given its results at the en
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from pytorch_lightning.loggers import CSVLogger, Logger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
@@ -19,6 +19,7 @@ from artrec.data.dataset import Dataset
 from artrec.embeddings import EMBEDDINGS_FILE, EmbeddingTable, load_embeddings
 from artrec.errors import ConfigError
 from artrec.recsys.config import ProtocolConfig
+from artrec.tasks.configs import ExtractConfig, TrainConfig
 
 
 class _KeepingWriter(ExperimentWriter):
@@ -43,14 +44,17 @@ class KeepingCSVLogger(CSVLogger):
         return self._experiment
 
 
-def _csv(cfg: dict[str, Any], out: Path, task: str) -> list[Logger]:
+RunConfig = TrainConfig | ExtractConfig
+
+
+def _csv(cfg: RunConfig, out: Path, task: str) -> list[Logger]:
     return [KeepingCSVLogger(save_dir=out, name="logs", version="")]
 
 
-def _wandb(cfg: dict[str, Any], out: Path, task: str) -> list[Logger]:
+def _wandb(cfg: RunConfig, out: Path, task: str) -> list[Logger]:
     from artrec.reporting.wandb_run import wandb_logger  # wandb is imported only for W&B runs
 
-    return [wandb_logger(cfg, out, task)]
+    return [wandb_logger(dataclasses.asdict(cfg), out, task)]  # W&B records the plain config
 
 
 def _wandb_loggers(loggers: list[Logger]) -> list[Logger]:
@@ -59,24 +63,24 @@ def _wandb_loggers(loggers: list[Logger]) -> list[Logger]:
     return [x for x in loggers if module is not None and isinstance(x, module.ArtrecWandbLogger)]
 
 
-LOGGERS: dict[str, Callable[[dict[str, Any], Path, str], list[Logger]]] = {
+LOGGERS: dict[str, Callable[[RunConfig, Path, str], list[Logger]]] = {
     "csv": _csv,
     "wandb": _wandb,
     "none": lambda cfg, out, task: [],
 }
 
 
-def build_loggers(cfg: dict[str, Any], out: Path, task: str) -> list[Logger]:
-    """The loggers ``cfg['logger']['name']`` selects for a ``task`` run (``cfg``: the whole
-    resolved config, which W&B records), writing under the run directory ``out``."""
-    name = cfg["logger"].get("name", "csv")
+def build_loggers(cfg: RunConfig, out: Path, task: str) -> list[Logger]:
+    """The loggers ``cfg.logger.name`` selects for a ``task`` run (``cfg``: the whole
+    config, which W&B records), writing under the run directory ``out``."""
+    name = cfg.logger.name
     if name not in LOGGERS:
         raise ConfigError(f"logger={name!r}: use one of {sorted(LOGGERS)}.")
     return LOGGERS[name](cfg, out, task)
 
 
 @contextmanager
-def open_loggers(cfg: dict[str, Any], out: Path, task: str) -> Iterator[list[Logger]]:
+def open_loggers(cfg: RunConfig, out: Path, task: str) -> Iterator[list[Logger]]:
     """The run's loggers, closed however the run ends: a W&B run finishes (exit code 1
     after a failure), so the next job of a sweep in the same process gets a fresh run."""
     loggers = build_loggers(cfg, out, task)

@@ -8,42 +8,42 @@ One file writes ``metrics.json`` and ``per_case.csv`` into the output directory
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+
+from rich.console import Console
 
 from artrec.data.fingerprint import dataset_inputs
 from artrec.data.source import load_configured_dataset
 from artrec.embeddings import find_embedding_files, load_embeddings
 from artrec.faults import fault_point
 from artrec.recsys.compare import compare_systems, write_comparison
-from artrec.recsys.config import ProtocolConfig
+from artrec.recsys.config import CompareConfig
 from artrec.recsys.evaluate import EvalResult, evaluate, write_result
 from artrec.reporting.console import comparison_table, make_console, result_table
 from artrec.rundir import SYSTEMS_DIR, file_digest
+from artrec.tasks.configs import RecommendEvalConfig
 from artrec.tasks.jobs import Task
 
 
-def inputs(cfg: dict[str, Any]) -> dict[str, str]:
+def inputs(cfg: RecommendEvalConfig) -> dict[str, str]:
     """What an evaluation reads: the dataset's CSV files and every embeddings file."""
-    dataset = load_configured_dataset(cfg["dataset"], require_purchases=True)
+    dataset = load_configured_dataset(cfg.dataset, require_purchases=True)
     found = dataset_inputs(dataset, images=False)
-    for name, path in find_embedding_files(cfg["embeddings"]).items():
+    for name, path in find_embedding_files(cfg.embeddings).items():
         found[f"embeddings/{name}"] = file_digest(path)
     return found
 
 
-def run(cfg: dict[str, Any]) -> float:
-    """Evaluate every embeddings file ``cfg['embeddings']`` names; return the sweep objective
+def run(cfg: RecommendEvalConfig) -> float:
+    """Evaluate every embeddings file ``cfg.embeddings`` names; return the sweep objective
     (recall@k of the only system, or the best recall@k of several)."""
     console = make_console()
-    dataset = load_configured_dataset(cfg["dataset"], require_purchases=True)
-    protocol = ProtocolConfig.from_dict(cfg["protocol"])
-    files = find_embedding_files(cfg["embeddings"])
-    out = Path(cfg["output_dir"])
+    dataset = load_configured_dataset(cfg.dataset, require_purchases=True)
+    protocol = cfg.protocol
+    files = find_embedding_files(cfg.embeddings)
+    out = Path(cfg.output_dir)
     results: dict[str, EvalResult] = {}
     for name, path in files.items():
-        result = evaluate(
-            dataset, load_embeddings(path), protocol, progress=cfg.get("progress", True)
-        )
+        result = evaluate(dataset, load_embeddings(path), protocol, progress=cfg.progress)
         target = out if len(files) == 1 else out / SYSTEMS_DIR / name
         fault_point("evaluated")
         write_result(result, target, embeddings_label=str(path), dataset_label=str(dataset.root))
@@ -51,21 +51,23 @@ def run(cfg: dict[str, Any]) -> float:
             console.print(result_table(result, title=f"{name}  ({path})"))
         results[name] = result
     if len(results) > 1:
-        _compare(results, cfg.get("compare", {}), out, console)
+        _compare(results, cfg.compare, out, console)
     console.print(f"Results written to {out}")
     objective = f"recall@{protocol.k}"
     return max(result.metrics[objective] for result in results.values())
 
 
-def _compare(results: dict[str, EvalResult], settings: dict[str, Any], out: Path, console) -> None:
+def _compare(
+    results: dict[str, EvalResult], settings: CompareConfig, out: Path, console: Console
+) -> None:
     first = next(iter(results.values()))
     comparison = compare_systems(
         {name: result.per_case for name, result in results.items()},
         first.random_per_case,
         first.k,
-        alpha=float(settings.get("alpha", 0.05)),
-        n_bootstrap=int(settings.get("n_bootstrap", 1000)),
-        seed=int(settings.get("seed", 0)),
+        alpha=settings.alpha,
+        n_bootstrap=settings.n_bootstrap,
+        seed=settings.seed,
     )
     write_comparison(comparison, out)
     console.print(
@@ -73,4 +75,4 @@ def _compare(results: dict[str, EvalResult], settings: dict[str, Any], out: Path
     )
 
 
-TASK = Task("recommend_eval", run, inputs)
+TASK = Task("recommend_eval", run, inputs, schema=RecommendEvalConfig)

@@ -7,6 +7,7 @@ directory; ``run`` prints before / after / Random and returns the configured obj
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -27,99 +28,112 @@ from artrec.data.source import load_configured_dataset
 from artrec.errors import ConfigError
 from artrec.models.checkpoints import read_checkpoint
 from artrec.models.log_progress import progress_callbacks
-from artrec.recsys.config import ProtocolConfig
 from artrec.reporting.console import BOX, make_console
 from artrec.rundir import CHECKPOINTS_DIR, LAST_CHECKPOINT, METRICS_FILE, START_DIR, file_input
+from artrec.tasks.configs import TrainConfig
 from artrec.tasks.jobs import Task
 from artrec.tasks.loggers import open_loggers, publish_results
 from artrec.tasks.quiet import SHALLOW_EVAL_MODE
 from artrec.tasks.training_data import build_datamodule, rec_inputs
 
 
-def inputs(cfg: dict[str, Any]) -> dict[str, str]:
+def inputs(cfg: TrainConfig) -> dict[str, str]:
     """What a training run reads: the dataset (and the judging dataset) with their images,
     and the checkpoint it starts from (``model.init_from``)."""
-    found = dataset_inputs(load_configured_dataset(cfg["dataset"]), images=True)
-    if cfg["rec_eval"].get("dataset"):
-        judged = load_configured_dataset(cfg["rec_eval"]["dataset"], require_purchases=True)
+    found = dataset_inputs(load_configured_dataset(cfg.dataset), images=True)
+    if cfg.rec_eval.dataset:
+        judged = load_configured_dataset(cfg.rec_eval.dataset, require_purchases=True)
         found |= dataset_inputs(judged, prefix="rec_eval.dataset", images=True)
-    if cfg["model"].get("init_from"):
-        found["model.init_from"] = file_input(cfg["model"]["init_from"])
-    ckpt = cfg.get("ckpt_path")
+    if cfg.model.init_from:
+        found["model.init_from"] = file_input(cfg.model.init_from)
+    ckpt = cfg.ckpt_path
     if (
         ckpt
         and ckpt != "last"
-        and Path(cfg["output_dir"]).resolve() not in Path(ckpt).resolve().parents
+        and Path(cfg.output_dir).resolve() not in Path(ckpt).resolve().parents
     ):
         found["ckpt_path"] = file_input(ckpt)  # another run's checkpoint to continue from
     return found
 
 
-def run(cfg: dict[str, Any]) -> float | None:
-    """Fit, evaluate, print; return ``cfg['objective']`` (e.g. ``rec/recall@20``)."""
-    if cfg["tuning"]["mode"] == "frozen":
+def run(cfg: TrainConfig) -> float | None:
+    """Fit, evaluate, print; return ``cfg.objective`` (e.g. ``rec/recall@20``)."""
+    if cfg.tuning.mode == "frozen":
         raise ConfigError(
             "tuning=frozen trains nothing: embed with python extract.py backbone=... instead."
         )
-    pl.seed_everything(int(cfg["seed"]), workers=True)
-    out = Path(cfg["output_dir"])
+    pl.seed_everything(cfg.seed, workers=True)
+    out = Path(cfg.output_dir)
     with open_loggers(cfg, out, task="train") as loggers:
         return _fit(cfg, out, loggers)
 
 
-def _fit(cfg: dict[str, Any], out: Path, loggers: list[Logger]) -> float | None:
-    dataset = load_configured_dataset(cfg["dataset"])
-    usable = _readable(dataset, cfg["dataset"].get("image_errors", "skip"))
+def _fit(cfg: TrainConfig, out: Path, loggers: list[Logger]) -> float | None:
+    dataset = load_configured_dataset(cfg.dataset)
+    usable = _readable(dataset, cfg.dataset.image_errors)
     module, datamodule, features = build_datamodule(cfg, dataset, usable)
     rec_dataset = _rec_dataset(cfg, dataset)
-    protocol = ProtocolConfig.from_dict(cfg["protocol"])
     callbacks = [
-        ModelCheckpoint(
-            dirpath=out / CHECKPOINTS_DIR,
-            filename="best",
-            monitor=cfg["monitor"]["metric"],
-            mode=cfg["monitor"]["mode"],
-            save_last=cfg["callbacks"]["checkpoint"]["save_last"],
-        ),
-        EarlyStopping(
-            monitor=cfg["monitor"]["metric"],
-            mode=cfg["monitor"]["mode"],
-            patience=int(cfg["callbacks"]["early_stopping"]["patience"]),
-        ),
+        *_monitored(cfg, out),
         RecEvalCallback(
             rec_dataset,
             rec_inputs(module, rec_dataset, features if rec_dataset is dataset else None),
-            protocol,
+            cfg.protocol,
             out,
-            at_start=bool(cfg["rec_eval"]["at_start"]),
-            every_n_epochs=int(cfg["rec_eval"]["every_n_epochs"]),
-            batch_size=int(cfg["rec_eval"]["batch_size"]),
-            num_workers=int(cfg["data"]["num_workers"]),
-            meta={k: cfg[k] for k in ("backbone", "tasks", "tuning", "augment")},
+            at_start=cfg.rec_eval.at_start,
+            every_n_epochs=cfg.rec_eval.every_n_epochs,
+            batch_size=cfg.rec_eval.embed_batch_size,
+            num_workers=cfg.data.num_workers,
+            meta=_plain(cfg, "backbone", "tasks", "tuning", "augment"),
         ),
-        ReproducibleEpochs(int(cfg["seed"]), datamodule.sampler),
+        ReproducibleEpochs(cfg.seed, datamodule.sampler),
         CompactModelSummary(),
     ]
-    bar, lines = progress_callbacks(bool(cfg.get("progress", True)))
-    if cfg["tuning"]["mode"] == "shallow":
+    if cfg.tuning.mode == "shallow":
         make_console().print(SHALLOW_EVAL_MODE, markup=False, highlight=False)
-    trainer = pl.Trainer(
-        **cfg["trainer"],
-        max_epochs=int(cfg["max_epochs"]),
-        callbacks=[*callbacks, *lines],
-        logger=loggers,
-        default_root_dir=out,
-        deterministic=True,
-        enable_progress_bar=bar,
-        log_every_n_steps=10,
-    )
-    ckpt_path = _resume_from(out, cfg.get("ckpt_path"))
+    trainer = build_trainer(cfg, out, callbacks, loggers)
+    ckpt_path = _resume_from(out, cfg.ckpt_path)
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     if not trainer.is_global_zero:
         return None
-    objective = _report(out, cfg["objective"])
-    publish_results(loggers, out, dataset=rec_dataset, protocol=protocol)
+    objective = _report(out, cfg.objective)
+    publish_results(loggers, out, dataset=rec_dataset, protocol=cfg.protocol)
     return objective
+
+
+def build_trainer(
+    cfg: TrainConfig, out: Path, callbacks: list[pl.Callback], loggers: list[Logger]
+) -> pl.Trainer:
+    """Lightning's Trainer on the ``trainer`` group, which is its arguments as they are; the
+    callbacks, loggers, progress display and root directory are the run's."""
+    bar, lines = progress_callbacks(cfg.progress)
+    return pl.Trainer(
+        **dataclasses.asdict(cfg.trainer),
+        callbacks=[*callbacks, *lines],
+        logger=loggers,
+        default_root_dir=out,
+        enable_progress_bar=bar,
+    )
+
+
+def _monitored(cfg: TrainConfig, out: Path) -> list[pl.Callback]:
+    """The best (and last) checkpoint and early stopping, on ``cfg.monitor``."""
+    monitor = cfg.monitor
+    return [
+        ModelCheckpoint(
+            dirpath=out / CHECKPOINTS_DIR,
+            filename="best",
+            monitor=monitor.metric,
+            mode=monitor.mode,
+            save_last=monitor.save_last,
+        ),
+        EarlyStopping(monitor=monitor.metric, mode=monitor.mode, patience=monitor.patience),
+    ]
+
+
+def _plain(cfg: TrainConfig, *names: str) -> dict[str, Any]:
+    """The named settings as plain data (the embeddings' provenance)."""
+    return {key: value for key, value in dataclasses.asdict(cfg).items() if key in names}
 
 
 def _resume_from(out: Path, ckpt_path: str | None) -> str | None:
@@ -143,8 +157,8 @@ def _readable(dataset: Dataset, image_errors: str) -> np.ndarray:
     )
 
 
-def _rec_dataset(cfg: dict[str, Any], dataset: Dataset) -> Dataset:
-    other = cfg["rec_eval"].get("dataset")
+def _rec_dataset(cfg: TrainConfig, dataset: Dataset) -> Dataset:
+    other = cfg.rec_eval.dataset
     return load_configured_dataset(other, require_purchases=True) if other else dataset
 
 
@@ -169,4 +183,4 @@ def _report(out: Path, objective: str) -> float:
     return float(final["metrics"][metric])
 
 
-TASK = Task("train", run, inputs, resumable=True)
+TASK = Task("train", run, inputs, resumable=True, schema=TrainConfig)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
 
 import numpy as np
 from torch.utils.data import Dataset as TorchDataset
@@ -14,44 +14,47 @@ from artrec.data.images import ItemImages
 from artrec.data.splits import assign_splits
 from artrec.io import cache_root, stable_hash
 from artrec.models.augment import build_augmentation
+from artrec.models.config import TaskConfig
 from artrec.models.module import ArtRecModule
 from artrec.models.tasks import encode_targets, fit_tasks
 from artrec.models.tuning import uses_feature_cache
+from artrec.tasks.configs import TrainConfig
 
 
 def build_datamodule(
-    cfg: dict[str, Any], dataset: Dataset, usable: np.ndarray
+    cfg: TrainConfig, dataset: Dataset, usable: np.ndarray
 ) -> tuple[ArtRecModule, ArtDataModule, FeatureRows | None]:
     """Fit the task encoders on the train split, build the module (with its pretrained
     weights) and the datamodule; shallow tuning gets the cached backbone features too."""
-    data = cfg["data"]
+    data = cfg.data
+    tasks = task_entries(cfg.tasks)
     splits = assign_splits(
         dataset.items,
-        fractions=data["split"],
-        seed=int(data["split_seed"]),
-        stratify=_first_classification_column(cfg["tasks"]),
+        fractions=data.split,
+        seed=data.split_seed,
+        stratify=_first_classification_column(tasks),
     )
-    specs = fit_tasks(cfg["tasks"], dataset.items.loc[splits == "train"])
+    specs = fit_tasks(tasks, dataset.items.loc[splits == "train"])
     module = ArtRecModule(
-        backbone=cfg["backbone"],
+        backbone=dataclasses.asdict(cfg.backbone),
         tasks=[spec.to_dict() for spec in specs],
-        shared_dim=int(cfg["model"]["shared_dim"]),
-        activation=cfg["model"]["activation"],
-        dropout=float(cfg["model"]["dropout"]),
-        lr=float(cfg["optim"]["lr"]),
-        weight_decay=float(cfg["optim"]["weight_decay"]),
-        tuning=cfg["tuning"]["mode"],
+        shared_dim=cfg.model.shared_dim,
+        activation=cfg.model.activation,
+        dropout=cfg.model.dropout,
+        lr=cfg.optim.lr,
+        weight_decay=cfg.optim.weight_decay,
+        tuning=cfg.tuning.mode,
         load_pretrained=True,
     )
-    if cfg["model"].get("init_from"):
-        module.init_from_checkpoint(cfg["model"]["init_from"])
+    if cfg.model.init_from:
+        module.init_from_checkpoint(cfg.model.init_from)
     features = None
-    if uses_feature_cache(cfg["tuning"]["mode"]):
+    if uses_feature_cache(cfg.tuning.mode):
         features, ok = _features(module, dataset, cfg)
         usable = usable & ok.numpy()
         features = FeatureRows(features, ok)
     transforms = {
-        "train": build_augmentation(cfg["augment"], module.backbone.data_config),
+        "train": build_augmentation(cfg.augment, module.backbone.data_config),
         "eval": module.backbone.transform(training=False),
     }
     datamodule = ArtDataModule(
@@ -61,23 +64,35 @@ def build_datamodule(
         transforms=transforms,
         features=None if features is None else features.features,
         usable=usable,
-        batch_size=int(data["batch_size"]),
-        num_workers=int(data["num_workers"]),
-        seed=int(cfg["seed"]),
+        batch_size=data.train_batch_size,
+        num_workers=data.num_workers,
+        seed=cfg.seed,
     )
     return module, datamodule, features
 
 
-def _first_classification_column(task_cfgs: dict[str, dict] | list[dict]) -> str | None:
+def task_entries(tasks: dict[str, TaskConfig | None]) -> dict[str, dict]:
+    """The configured tasks as ``fit_tasks`` takes them: a null entry drops its task, a
+    null column is the task's name."""
+    return {
+        name: {key: value for key, value in dataclasses.asdict(task).items() if value is not None}
+        for name, task in tasks.items()
+        if task is not None
+    }
+
+
+def _first_classification_column(tasks: dict[str, dict]) -> str | None:
     """The split is stratified by the first classification task's column."""
-    tasks = task_cfgs.values() if isinstance(task_cfgs, dict) else task_cfgs
-    return next((t["column"] for t in tasks if t.get("kind") == "classification"), None)
+    return next(
+        (t.get("column", name) for name, t in tasks.items() if t["kind"] == "classification"),
+        None,
+    )
 
 
-def _features(module: ArtRecModule, dataset: Dataset, cfg: dict[str, Any]):
+def _features(module: ArtRecModule, dataset: Dataset, cfg: TrainConfig):
     """The frozen backbone's features of every item, computed once per backbone + dataset."""
     key = stable_hash(
-        cfg["backbone"], cfg["model"].get("init_from"), str(dataset.root), len(dataset.items)
+        dataclasses.asdict(cfg.backbone), cfg.model.init_from, str(dataset.root), len(dataset.items)
     )
     images = ItemImages(dataset.items["image"].tolist(), module.backbone.transform(training=False))
     return cached_features(
@@ -85,9 +100,9 @@ def _features(module: ArtRecModule, dataset: Dataset, cfg: dict[str, Any]):
         lambda: compute_features(
             module.backbone,
             images,
-            batch_size=int(cfg["rec_eval"]["batch_size"]),
-            num_workers=int(cfg["data"]["num_workers"]),
-            progress=bool(cfg.get("progress", True)),
+            batch_size=cfg.rec_eval.embed_batch_size,
+            num_workers=cfg.data.num_workers,
+            progress=cfg.progress,
         ),
     )
 

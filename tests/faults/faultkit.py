@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.integration.cli import REPO, run_cli
 
-TRAIN_TO_THE_END = ("dataset.max_epochs=3", "callbacks.early_stopping.patience=100")
+TRAIN_TO_THE_END = ("trainer.max_epochs=3", "monitor.patience=100")
 
 
 def kill_at(script: str, point: str, *overrides: str) -> subprocess.CompletedProcess:

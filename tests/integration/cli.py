@@ -32,9 +32,9 @@ def run_cli(
 # train.py in seconds: the tiny random backbone at 32 px, no loader workers
 TINY_TRAIN = (
     "backbone=tiny",
-    "dataset.input_size=32",
+    "backbone.input_size=32",
     "data.num_workers=0",
-    "data.batch_size=8",
+    "data.train_batch_size=8",
     "model.shared_dim=16",
     "progress=false",
 )

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import yaml
 from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
 
 from artrec.embeddings import load_embeddings
 from tests.integration.cli import REPO
@@ -78,7 +79,9 @@ TRAIN = OMNIART + UGALLERY  # stage 1 (last of OMNIART) before stage 2 (last of 
 
 def _compose(entry: str, *overrides: str):
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name=entry, overrides=list(overrides), return_hydra_config=True)
+        cfg = compose(config_name=entry, overrides=list(overrides), return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)  # as in a run: ${hydra:...} resolves (run_name)
+    return cfg
 
 
 def _short(name: str) -> str:
@@ -90,7 +93,7 @@ def test_every_experiment_file_is_covered():
         str(path.relative_to(CONF / "experiment").with_suffix(""))
         for path in (CONF / "experiment").rglob("*.yaml")
     }
-    assert on_disk == set(ROWS)
+    assert on_disk == {*ROWS, "demo"}  # the demo's: tests/unit/test_config_schema.py
 
 
 @pytest.mark.parametrize("name", list(ROWS))
@@ -112,7 +115,7 @@ def test_experiment_config(name):
     assert cfg.optim.lr == LR[row.dataset]
     assert (cfg.rec_eval.dataset or {}).get("name") == row.rec_eval
     assert cfg.model.init_from == row.init_from
-    assert cfg.model.shared_dim == 1024 and cfg.max_epochs == 100
+    assert cfg.model.shared_dim == 1024 and cfg.trainer.max_epochs == 100
 
 
 def test_task_weights_and_the_period_task():
@@ -148,7 +151,7 @@ def test_debug_fast_wins_over_the_experiment_and_keeps_its_row(name):
             swept = _compose("extract", f"experiment={name}", "debug=fast", "backbone=vgg19")
             assert (swept.backbone.preset, swept.backbone.pretrained) == ("vgg19", False)
         return
-    assert (cfg.model.shared_dim, cfg.data.num_workers, cfg.max_epochs) == (16, 0, 2)
+    assert (cfg.model.shared_dim, cfg.data.num_workers, cfg.trainer.max_epochs) == (16, 0, 2)
     assert (cfg.trainer.limit_train_batches, cfg.trainer.limit_val_batches) == (2, 2)
     assert (cfg.tuning.mode, list(cfg.tasks)) == (row.tuning, list(row.tasks))
 

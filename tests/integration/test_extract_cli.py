@@ -9,7 +9,8 @@ import pytest
 
 from artrec.data import load_dataset
 from artrec.embeddings import load_embeddings
-from artrec.recsys import ProtocolConfig, evaluate
+from artrec.recsys.config import ProtocolConfig
+from artrec.recsys.evaluate import evaluate
 from tests.fixtures import spoil_images, write_image_dataset
 from tests.integration.cli import run_cli
 

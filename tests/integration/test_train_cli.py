@@ -27,7 +27,7 @@ def read_metrics(path):
 
 
 def test_outputs_and_determinism(root, tmp_path):
-    done = train(root, tmp_path / "a", "dataset.max_epochs=2")
+    done = train(root, tmp_path / "a", "trainer.max_epochs=2")
     out = tmp_path / "a"
     assert "before (backbone)" in done.stdout and "after (shared layer)" in done.stdout
     for name in (
@@ -45,7 +45,7 @@ def test_outputs_and_determinism(root, tmp_path):
     assert load_embeddings(out / "start/embeddings.npz").meta["layer"] == "backbone features"
     assert read_metrics(out / "metrics.json")["n_test_cases"] == 27
 
-    train(root, tmp_path / "b", "dataset.max_epochs=2")
+    train(root, tmp_path / "b", "trainer.max_epochs=2")
     assert (tmp_path / "a/metrics.json").read_bytes() == (tmp_path / "b/metrics.json").read_bytes()
 
     # extract.py ckpt= embeds with the checkpoint's shared layer, as the callback did
@@ -65,8 +65,8 @@ def test_outputs_and_determinism(root, tmp_path):
 
 
 def test_ddp_sim_gathers_the_same_embedding(root, tmp_path):
-    train(root, tmp_path / "one", "dataset.max_epochs=1")
-    train(root, tmp_path / "ddp", "dataset.max_epochs=1", "trainer=ddp_sim")
+    train(root, tmp_path / "one", "trainer.max_epochs=1")
+    train(root, tmp_path / "ddp", "trainer.max_epochs=1", "trainer=ddp_sim")
     # the starting embedding does not depend on how training is split across ranks
     one, ddp = (load_embeddings(tmp_path / d / "start/embeddings.npz") for d in ("one", "ddp"))
     assert ddp.item_ids.tolist() == one.item_ids.tolist()
@@ -88,7 +88,7 @@ def test_unreadable_images_are_dropped_with_a_count(tmp_path):
     ground truth was such an item: 27 - 3 cases)."""
     root = write_image_dataset(tmp_path / "ds", n_items=30, size=32)
     spoil_images(root, {"004": "bomb", "005": "truncated", "006": "empty"})
-    done = train(root, tmp_path / "run", "dataset.max_epochs=1")
+    done = train(root, tmp_path / "run", "trainer.max_epochs=1")
     for name in ("start/metrics.json", "metrics.json"):
         metrics = read_metrics(tmp_path / "run" / name)
         assert (metrics["n_test_cases"], metrics["n_skipped"], metrics["n_dropped_items"]) == (

@@ -12,7 +12,8 @@ import pytest
 from artrec.data import load_dataset
 from artrec.data.convert import main as convert
 from artrec.embeddings import EmbeddingTable
-from artrec.recsys import ProtocolConfig, evaluate
+from artrec.recsys.config import ProtocolConfig
+from artrec.recsys.evaluate import evaluate
 from tests.integration.cli import run_cli
 
 N_ITEMS, N_USERS, DIM = 40, 8, 64

@@ -24,7 +24,7 @@ UNREACHABLE = "127.0.0.1:9"  # any attempt to reach W&B is refused at once and l
 TRAIN = (
     "dataset=folder",
     "debug=fast",
-    "dataset.max_epochs=1",
+    "trainer.max_epochs=1",
     "logger=wandb",
     "logger.galleries=2",
     "group=table2",
@@ -51,10 +51,10 @@ def wandb_env(monkeypatch, tmp_path):
         monkeypatch.setenv(f"WANDB_{name}_DIR", str(tmp_path / f"wandb_{name.lower()}"))
 
 
-def resolved(config: str, *overrides: str) -> dict:
-    """The plain config the entry script hands its task (``output_dir`` given)."""
+def resolved(config: str, *overrides: str):
+    """The typed config the entry script hands its task (``output_dir`` given)."""
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        return OmegaConf.to_container(compose(config, overrides=list(overrides)), resolve=True)
+        return OmegaConf.to_object(compose(config, overrides=list(overrides)))
 
 
 def read_json(path):

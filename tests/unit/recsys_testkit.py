@@ -10,7 +10,8 @@ import pandas as pd
 
 from artrec.data import Dataset, load_dataset
 from artrec.embeddings import EmbeddingTable
-from artrec.recsys import EvalResult, ProtocolConfig, evaluate
+from artrec.recsys.config import ProtocolConfig
+from artrec.recsys.evaluate import EvalResult, evaluate
 
 
 def write_dataset(root: Path, items: str, purchases: str) -> Dataset:

@@ -4,6 +4,7 @@ demo's frozen extractors see the same input size as its fine-tuning."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from pathlib import Path
 
@@ -12,12 +13,14 @@ import pytest
 import timm
 import torch
 from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 from PIL import Image
 
 from artrec.errors import ConfigError
 from artrec.models.augment import AUGMENTATIONS, build_augmentation
 from artrec.models.backbone import BackboneSpec, build_backbone
+from artrec.models.config import AugmentConfig
 from artrec.tasks import demo
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
@@ -30,8 +33,10 @@ def backbone():
     return build_backbone(BackboneSpec("efficientnet_lite0", pretrained=False, input_size=SIZE))
 
 
-def _augment(name: str) -> dict:
-    return OmegaConf.to_container(OmegaConf.load(CONF / "augment" / f"{name}.yaml"))
+def _augment(name: str, **changes) -> AugmentConfig:
+    """conf/augment/<name>.yaml on AugmentConfig's defaults, as a run gets it."""
+    node = OmegaConf.merge(AugmentConfig, OmegaConf.load(CONF / "augment" / f"{name}.yaml"))
+    return dataclasses.replace(OmegaConf.to_object(node), **changes)
 
 
 def _pixels(tensor: torch.Tensor, data_config: dict) -> torch.Tensor:
@@ -111,11 +116,14 @@ def test_imagenet_is_timms_training_transform(backbone):
 
 def test_unknown_names_and_options_are_config_errors():
     with pytest.raises(ConfigError, match=r"augment.name='strong' is unknown.*none"):
-        build_augmentation({"name": "strong"}, {})
-    with pytest.raises(ConfigError, match="augment=none: wrong options"):
-        build_augmentation({"name": "none", "scale": [0.5, 1]}, {})
+        build_augmentation(AugmentConfig(name="strong"), {})
+    with (
+        initialize_config_dir(config_dir=str(CONF), version_base="1.3"),
+        pytest.raises(ConfigCompositionException, match=r"augment\.scal"),
+    ):
+        compose(config_name="train", overrides=["augment.scal=[0.5,1]"])
     with pytest.raises(ConfigError, match=r"augment\.scale"):
-        build_augmentation({**_augment("light"), "scale": [0.0, 1.0]}, {})
+        build_augmentation(_augment("light", scale=[0.0, 1.0]), {})
 
 
 @pytest.mark.parametrize("name", list(AUGMENTATIONS))
@@ -124,7 +132,7 @@ def test_train_composes_with_each_augment(name):
         default = compose(config_name="train")
         cfg = compose(config_name="train", overrides=[f"augment={name}"])
     assert default.augment.name == "light"
-    assert OmegaConf.to_container(cfg.augment) == _augment(name)
+    assert OmegaConf.to_object(cfg.augment) == _augment(name)
     assert cfg.augment.name == name and cfg.tuning.mode == "deep"
 
 

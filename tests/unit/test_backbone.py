@@ -34,8 +34,8 @@ PRESETS = {
 def preset(name: str, *overrides: str) -> BackboneSpec:
     """A preset composed by Hydra, as the entry scripts do, with ``key=value`` overrides."""
     with initialize_config_dir(config_dir=str(CONF.parent), version_base="1.3"):
-        cfg = compose(overrides=[f"+backbone={name}", *(f"backbone.{o}" for o in overrides)])
-    return BackboneSpec.from_config(cfg.backbone)
+        cfg = compose("extract", [f"backbone={name}", *(f"backbone.{o}" for o in overrides)])
+    return OmegaConf.to_object(cfg.backbone)  # the presets' defaults: BackboneSpec's
 
 
 def images(size: int, batch: int = 2) -> torch.Tensor:

@@ -14,8 +14,9 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from artrec import progress
 from artrec.models.log_progress import LogProgress, compact_metrics
-from artrec.recsys import ProtocolConfig, evaluate
 from artrec.recsys.compare import compare_systems
+from artrec.recsys.config import ProtocolConfig
+from artrec.recsys.evaluate import evaluate
 from artrec.reporting.console import PIPE_WIDTH, comparison_table, make_console
 
 
@@ -48,9 +49,9 @@ def test_the_protocol_prints_progress_lines_when_stdout_is_a_pipe(tmp_path, caps
     monkeypatch.setattr(  # a line per batch, whatever the speed
         progress.track, "__kwdefaults__", {**progress.track.__kwdefaults__, "every_s": 0.0}
     )
-    quiet = evaluate(dataset, vectors, ProtocolConfig(batch_size=1))
+    quiet = evaluate(dataset, vectors, ProtocolConfig(chunk_size=1))
     assert capsys.readouterr().out == ""
-    shown = evaluate(dataset, vectors, ProtocolConfig(batch_size=1), progress=True)
+    shown = evaluate(dataset, vectors, ProtocolConfig(chunk_size=1), progress=True)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) >= 3 and re.fullmatch(r"ranking: \d+/\d+ \(100%\), done in .* s", lines[-1])
     assert all(line.startswith("ranking: ") for line in lines)

@@ -38,7 +38,7 @@ def test_per_case_metrics_equal_a_literal_reference(
         "variant": variant,
         "exclude_consumed": exclude_consumed,
         "unique_items": unique_items,
-        "batch_size": 2,
+        "chunk_size": 2,
         "k": 3,
     }
     for seed in range(4):

@@ -12,8 +12,8 @@ from recsys_testkit import exact_vectors, random_shop, run, table, write_dataset
 
 from artrec.embeddings import EmbeddingTable
 from artrec.errors import ConfigError, DatasetError, EmbeddingsError
-from artrec.recsys import ProtocolConfig, evaluate, sampled_random_per_case, write_result
-from artrec.recsys.evaluate import PER_CASE_COLUMNS
+from artrec.recsys.config import ProtocolConfig
+from artrec.recsys.evaluate import PER_CASE_COLUMNS, evaluate, sampled_random_per_case, write_result
 
 VECTORS = {"q": [1, 0], "x": [1, 0], "y": [-1, 0], "z": [0, 1]}
 VECTORS_AB = {"a": [1, 0], "b": [0, 1]}
@@ -216,7 +216,7 @@ def test_protocol_config_validation():
         "variant",
         "missing_embeddings",
         "device",
-        "batch_size",
+        "chunk_size",
         "random_seed",
     ]
     with pytest.raises(ConfigError, match=r"unknown protocol setting\(s\) \['kk'\].*'min_profile'"):
@@ -252,7 +252,7 @@ def test_cuda_equals_cpu(tmp_path, aggregation):
         evaluate(
             dataset,
             embeddings,
-            ProtocolConfig(device=device, batch_size=3, aggregation=aggregation),
+            ProtocolConfig(device=device, chunk_size=3, aggregation=aggregation),
         )
         for device in ("cpu", "cuda")
     ]

@@ -10,8 +10,10 @@ import torch
 from recsys_testkit import exact_vectors, random_shop, reference, run, table, write_dataset
 
 from artrec.errors import DatasetError
-from artrec.recsys import ProtocolConfig, evaluate, scoring
+from artrec.recsys import scoring
 from artrec.recsys.aggregations import AGGREGATIONS
+from artrec.recsys.config import ProtocolConfig
+from artrec.recsys.evaluate import evaluate
 from artrec.recsys.metrics import RankedCases, case_metrics
 from artrec.recsys.scoring import unit_vectors
 
@@ -115,11 +117,11 @@ def _agree(result, expected: pd.DataFrame, k: int) -> None:
 
 SETTINGS = [
     {},
-    {"aggregation": "mean", "batch_size": 1},
-    {"aggregation": "topk_mean", "topk": 2, "batch_size": 2},
-    {"ground_truth": "future", "batch_size": 3, "k": 3},
+    {"aggregation": "mean", "chunk_size": 1},
+    {"aggregation": "topk_mean", "topk": 2, "chunk_size": 2},
+    {"ground_truth": "future", "chunk_size": 3, "k": 3},
     {"exclude_consumed": False, "unique_items": "none", "aggregation": "topk_mean"},
-    {"unique_items": "all", "min_profile": 2, "batch_size": 1, "aggregation": "max"},
+    {"unique_items": "all", "min_profile": 2, "chunk_size": 1, "aggregation": "max"},
 ]
 
 

@@ -18,7 +18,7 @@ from report_testkit import (
     write_run,
 )
 
-from artrec.recsys import ProtocolConfig
+from artrec.recsys.config import ProtocolConfig
 from artrec.reporting.paper_tables import VARIANT_NOTES
 from artrec.reporting.report import Settings, main
 

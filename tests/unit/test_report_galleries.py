@@ -10,7 +10,8 @@ import pytest
 from recsys_testkit import exact_vectors, random_shop, table, write_dataset
 from report_testkit import make_gallery, vectors
 
-from artrec.recsys import ProtocolConfig, evaluate
+from artrec.recsys.config import ProtocolConfig
+from artrec.recsys.evaluate import evaluate
 from artrec.recsys.metrics import METRICS, RankedCases, case_metrics
 from artrec.recsys.topk import Recommender
 from artrec.reporting import galleries
@@ -61,7 +62,7 @@ def test_top_k_is_the_literal_ranking_with_ties(tmp_path):
 def test_metrics_from_the_top_k_equal_evaluate(tmp_path, seed, aggregation):
     dataset = random_shop(tmp_path, seed=seed)
     embeddings = table(exact_vectors(dataset.item_ids.tolist(), seed=seed))
-    protocol = ProtocolConfig(k=3, aggregation=aggregation, batch_size=2)
+    protocol = ProtocolConfig(k=3, aggregation=aggregation, chunk_size=2)
     per_case = evaluate(dataset, embeddings, protocol).per_case
     listed = Recommender(dataset, embeddings, protocol).top_k(range(len(per_case))[::-1])[::-1]
     ranks = RankedCases(

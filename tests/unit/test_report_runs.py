@@ -18,7 +18,7 @@ from report_testkit import (
 )
 
 from artrec.errors import ReportError
-from artrec.recsys import ProtocolConfig
+from artrec.recsys.config import ProtocolConfig
 from artrec.reporting.paper_tables import table2, table2_text
 from artrec.reporting.run_dirs import find_runs, load_run
 from artrec.reporting.runs import group_runs

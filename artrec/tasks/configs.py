@@ -1,0 +1,176 @@
+"""The entry scripts' root configs and the groups the tasks own, as typed dataclasses.
+
+``TrainConfig``, ``ExtractConfig`` and ``RecommendEvalConfig`` are the schemas of
+conf/train.yaml, conf/extract.yaml and conf/recommend_eval.yaml: every default and type
+lives here or in the owner's dataclass (data, models, recsys), the YAML files only choose
+and override, and Hydra refuses a wrong type or a misspelt key before anything runs
+(``artrec.tasks.config_store`` registers them). Tasks receive these objects, not dicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from artrec.data.config import DataConfig, DatasetConfig, ImageCacheConfig
+from artrec.models.config import (
+    AugmentConfig,
+    BackboneSpec,
+    ModelConfig,
+    OptimConfig,
+    TaskConfig,
+    TuningConfig,
+)
+from artrec.recsys.config import CompareConfig, ProtocolConfig
+
+OUTPUT_DIR = "${hydra:runtime.output_dir}"
+
+
+def _protocol() -> Any:
+    """The protocol's default node, built by OmegaConf from the class: composing a config
+    (``--help``, ``--cfg job``) never runs ProtocolConfig's checks, which import torch."""
+    return OmegaConf.structured(ProtocolConfig)
+
+
+@dataclass
+class TrainerConfig:
+    """Lightning's ``Trainer`` arguments, passed as they are (``Trainer(**trainer, ...)``):
+    any of them can be set, e.g. ``trainer.max_epochs=1 trainer.limit_train_batches=0.1``.
+    Where a default differs from Lightning's it is the project's: one device, 100 epochs
+    (early stopping usually ends a run first), deterministic, a log line every 10 steps.
+    The code sets the callbacks, loggers, progress bar and root directory itself."""
+
+    accelerator: str = "auto"
+    devices: Any = 1
+    strategy: str = "auto"
+    num_nodes: int = 1
+    precision: Any = "32-true"
+    max_epochs: int | None = 100
+    min_epochs: int | None = None
+    max_steps: int = -1
+    max_time: Any = None
+    limit_train_batches: Any = None
+    limit_val_batches: Any = None
+    limit_test_batches: Any = None
+    limit_predict_batches: Any = None
+    overfit_batches: Any = 0.0
+    val_check_interval: Any = None
+    check_val_every_n_epoch: int | None = 1
+    num_sanity_val_steps: int | None = None
+    log_every_n_steps: int | None = 10
+    accumulate_grad_batches: int = 1
+    gradient_clip_val: float | None = None
+    gradient_clip_algorithm: str | None = None
+    deterministic: Any = True
+    benchmark: bool | None = None
+    inference_mode: bool = True
+    use_distributed_sampler: bool = True
+    detect_anomaly: bool = False
+    barebones: bool = False
+    sync_batchnorm: bool = False
+    reload_dataloaders_every_n_epochs: int = 0
+    fast_dev_run: Any = False
+
+
+@dataclass
+class LoggerConfig:
+    """Where metrics go: csv (logs/metrics.csv) | wandb | none. The other keys are W&B's:
+    project, entity, mode (online | offline | disabled; null: WANDB_MODE, else online with
+    a key, else offline), extra tags, recommendation galleries logged as images (0: none),
+    and W&B's copy of the terminal output (off | wrap | redirect)."""
+
+    name: str = "csv"
+    project: str = "${oc.env:WANDB_PROJECT,artrec}"
+    entity: str | None = "${oc.env:WANDB_ENTITY,null}"
+    mode: str | None = None
+    tags: list[str] = field(default_factory=list)
+    galleries: int = 4
+    console: str = "off"
+
+
+@dataclass
+class MonitorConfig:
+    """What the checkpoints and early stopping watch: the metric, its better direction,
+    the epochs without improvement before stopping (the paper's rule: 5), and whether
+    checkpoints/last.ckpt is kept for resuming (``ckpt_path=last``)."""
+
+    metric: str = "val/loss"
+    mode: str = "min"
+    patience: int = 5
+    save_last: bool = True
+
+
+@dataclass
+class RecEvalConfig:
+    """The protocol during training: on ``dataset`` (null: the training dataset), at the
+    start too (the backbone's own embedding), every n epochs (0: only at start and after
+    fit), embedding ``embed_batch_size`` images per forward pass."""
+
+    dataset: DatasetConfig | None = None
+    at_start: bool = True
+    every_n_epochs: int = 0
+    embed_batch_size: int = 64
+
+
+@dataclass
+class TrainConfig:
+    """conf/train.yaml: fine-tune a backbone + shared layer + task heads, then judge it."""
+
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    backbone: BackboneSpec = field(default_factory=BackboneSpec)
+    tasks: dict[str, TaskConfig | None] = field(default_factory=dict)
+    tuning: TuningConfig = field(default_factory=TuningConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    rec_eval: RecEvalConfig = field(default_factory=RecEvalConfig)
+    protocol: ProtocolConfig = field(default_factory=_protocol)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    seed: int = 0
+    objective: str = "rec/recall@20"  # what train.py returns to a Hydra sweeper
+    ckpt_path: str | None = None  # last (or a path): resume in the same run directory
+    output_dir: str = OUTPUT_DIR
+    run_name: str | None = None  # label in reports and W&B; null: the run directory's name
+    group: str | None = None  # the experiment or sweep (W&B group, report sections)
+    progress: bool = True
+    overwrite: bool = False  # true: move the directory's earlier files to previous/<time>/
+
+
+@dataclass
+class ExtractConfig:
+    """conf/extract.yaml: embed every item with a frozen backbone (or a checkpoint's)."""
+
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    backbone: BackboneSpec = field(default_factory=BackboneSpec)
+    trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(deterministic=False))
+    protocol: ProtocolConfig = field(default_factory=_protocol)
+    logger: LoggerConfig = field(default_factory=lambda: LoggerConfig(name="none"))
+    ckpt: str | None = None  # a train.py checkpoint: its shared layer gives the embedding
+    embed_batch_size: int = 64
+    num_workers: int = 2
+    image_cache: ImageCacheConfig = field(default_factory=ImageCacheConfig)
+    evaluate: bool = True  # after extracting, run the protocol when there are purchases
+    seed: int = 0
+    output_dir: str = OUTPUT_DIR
+    run_name: str | None = None
+    group: str | None = None
+    progress: bool = True
+    overwrite: bool = False
+
+
+@dataclass
+class RecommendEvalConfig:
+    """conf/recommend_eval.yaml: judge embeddings files (several: compared, paired)."""
+
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    protocol: ProtocolConfig = field(default_factory=_protocol)
+    compare: CompareConfig = field(default_factory=CompareConfig)
+    embeddings: Any = "???"  # one .npz, a list of them, or a directory of */embeddings.npz
+    output_dir: str = OUTPUT_DIR
+    progress: bool = True
+    overwrite: bool = False
