@@ -172,5 +172,7 @@ class RecommendEvalConfig:
     compare: CompareConfig = field(default_factory=CompareConfig)
     embeddings: Any = "???"  # one .npz, a list of them, or a directory of */embeddings.npz
     output_dir: str = OUTPUT_DIR
+    run_name: str | None = None
+    group: str | None = None
     progress: bool = True
     overwrite: bool = False

@@ -4,6 +4,7 @@ failed run followed by a good one in the same process giving two distinct, finis
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 
@@ -142,7 +143,7 @@ def test_a_failed_run_then_a_good_one_in_one_process(root, tmp_path, monkeypatch
         "extract",
     )
     assert set(done.run.tags) == {"backbone:tiny", "tuning:frozen", "dataset:folder"}
-    assert {k: v for k, v in done.config.items() if k != "_wandb"} == good
+    assert {k: v for k, v in done.config.items() if k != "_wandb"} == dataclasses.asdict(good)
     final = assert_results_logged(done, tmp_path / "b")
     comparison = done.table("tables/comparison").set_index("metric")
     assert comparison.columns.tolist() == ["value", "random"]

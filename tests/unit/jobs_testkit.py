@@ -34,7 +34,7 @@ def config(out: Path, **changes):
         "group": None,
         "seed": 0,
         "optim": {"lr": 1e-4},
-        "data": {"batch_size": 8, "num_workers": 2},
+        "data": {"train_batch_size": 8, "num_workers": 2},
         "ckpt_path": None,
         "progress": True,
         "logger": {"name": "csv"},

@@ -177,5 +177,5 @@ def test_the_demo_is_a_config():
 )
 def test_help_lists_only_the_groups_the_script_uses(script, groups):
     done = _script(script, "--help")
-    listed = done.stdout.split("== Configuration groups ==\n", 1)[1].split("\n\n", 1)[0]
+    listed = done.stdout.split("(group=option)\n\n", 1)[1].split("\n\n", 1)[0]
     assert [line.split(":")[0] for line in listed.splitlines()] == groups

@@ -33,8 +33,8 @@ def test_directory_names():
     assert sweeps.safe_name("a=it's here") == "a=it_s_here"
     assert sweeps.job_name([]) == "default"
     overrides = ["tuning=shallow", "data.num_workers=0", "dataset.root=/d", "backbone=tiny"]
-    overrides += ["logger=none", "logger.project=p", "progress=false", "data.batch_size=4"]
-    assert sweeps.job_name(overrides) == "backbone=tiny,data.batch_size=4,tuning=shallow"
+    overrides += ["logger=none", "logger.project=p", "progress=false", "data.train_batch_size=4"]
+    assert sweeps.job_name(overrides) == "backbone=tiny,data.train_batch_size=4,tuning=shallow"
     sweep = ["tuning=shallow,deep", "dataset.root=/d", "backbone=tiny"]
     assert sweeps.sweep_name(None, sweep) == "backbone=tiny__tuning=shallow,deep"
     assert sweeps.sweep_name("table2", sweep) == "table2"

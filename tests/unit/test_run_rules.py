@@ -77,12 +77,14 @@ def test_sweep_labels_and_explicit_ones(tmp_path):
 def test_fingerprint_ignores_only_the_listed_keys(tmp_path):
     cfg = config(tmp_path)
     expected = {k: v for k, v in cfg.items() if k not in jobs.FINGERPRINT_IGNORED}
-    expected["data"] = {"batch_size": 8}  # data.num_workers dropped, data.batch_size kept
+    expected["data"] = {"train_batch_size": 8}  # data.num_workers dropped, the batch size kept
     assert config_fingerprint(cfg) == stable_hash(expected)
-    same = config(tmp_path / "x", progress=False, run_name="r", data={"batch_size": 8})
+    same = config(tmp_path / "x", progress=False, run_name="r", data={"train_batch_size": 8})
     assert config_fingerprint({**same, "overwrite": True}) == config_fingerprint(cfg)
     assert config_fingerprint(config(tmp_path, seed=1)) != config_fingerprint(cfg)
-    assert config_fingerprint(config(tmp_path, data={"batch_size": 9})) != config_fingerprint(cfg)
+    assert config_fingerprint(config(tmp_path, data={"train_batch_size": 9})) != config_fingerprint(
+        cfg
+    )
 
 
 def test_completed_run_with_the_same_inputs_is_reused_untouched(tmp_path, capsys):
@@ -91,7 +93,7 @@ def test_completed_run_with_the_same_inputs_is_reused_untouched(tmp_path, capsys
     before = files(out)
     again = Task(value=0.9)
     # only keys that do not change results differ: still the same run
-    changed = config(out, progress=False, data={"batch_size": 8, "num_workers": 0})
+    changed = config(out, progress=False, data={"train_batch_size": 8, "num_workers": 0})
     assert run_job(again, changed) == 0.125
     assert again.calls == []
     assert f"reusing {out}: a completed train run" in capsys.readouterr().out
