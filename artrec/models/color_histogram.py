@@ -6,7 +6,6 @@ histogram is the *transform*, and the encoder is the identity.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -47,7 +46,3 @@ class ColorHistogramTransform:
             "resize": self.resize,
             "weights_source": "none (no network)",
         }
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> ColorHistogramTransform:
-        return cls(bins=int(cfg.get("bins", DEFAULT_BINS)), resize=cfg.get("resize", 64))

@@ -24,7 +24,7 @@ def test_bin_edges():
 
 
 def test_transform_on_pil_images():
-    transform = ColorHistogramTransform.from_config({"bins": 2, "resize": 4})
+    transform = ColorHistogramTransform(bins=2, resize=4)
     red = transform(Image.new("RGB", (10, 10), (250, 10, 10)))
     grey = transform(Image.new("L", (3, 3), 200))
     np.testing.assert_allclose(red.numpy(), [0, 0, 0, 0, 1, 0, 0, 0])
