@@ -89,7 +89,7 @@ class RecEvalCallback(pl.Callback):
             fault_point(f"{prefix}_embedded")
             result = self._evaluate(*gathered, prefix=prefix, target=target)
             fault_point(f"{prefix}_written")
-            metrics = {f"{prefix}/{name}": value for name, value in result.metrics.items()}
+            metrics = {f"{prefix}/{n}": value for n, value in result.logged_metrics().items()}
             for logger in trainer.loggers:
                 logger.log_metrics(metrics, step=trainer.global_step)
             self.results[prefix] = result

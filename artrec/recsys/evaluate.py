@@ -97,10 +97,11 @@ class EvalResult:
             payload[VAL] = {key: val[key] for key in PERIOD_KEYS}
         return payload
 
-    def logged_metrics(self) -> dict[str, float | None]:
+    def logged_metrics(self) -> dict[str, float]:
         """The averages over test cases by logger key (``recall@20``, or with
-        ``split=time`` ``val/recall@20`` and ``test/recall@20``)."""
-        return flat_metrics(self.to_json("", ""))
+        ``split=time`` ``val/recall@20`` and ``test/recall@20``); undefined ones are NaN."""
+        periods = {} if self.val is None else {VAL: {"metrics": self.val.metrics}}
+        return flat_metrics({"metrics": self.metrics, **periods})
 
     def per_case_rows(self) -> pd.DataFrame:
         """per_case.csv: the test cases, with ``split=time`` the validation period's and

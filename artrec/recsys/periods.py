@@ -86,11 +86,12 @@ def select_cases(cases: TestCases, keep: np.ndarray) -> TestCases:
     )
 
 
-def flat_metrics(payload: Mapping[str, Any]) -> dict[str, float | None]:
-    """A metrics.json payload's averages over test cases by logger key: ``recall@20``, ...
-    or, with ``split=time``, ``val/recall@20`` and ``test/recall@20`` (the top level)."""
+def flat_metrics(payload: Mapping[str, Any], block: str = "metrics") -> dict[str, Any]:
+    """A metrics.json payload's ``block`` (``metrics``, ``metrics_by_user``, ``random``...)
+    by logger key: ``recall@20``, ... or, with ``split=time``, ``val/recall@20`` and
+    ``test/recall@20`` (the top level is the test period)."""
     if VAL not in payload:
-        return dict(payload["metrics"])
-    return {f"{VAL}/{name}": value for name, value in payload[VAL]["metrics"].items()} | {
-        f"{TEST}/{name}": value for name, value in payload["metrics"].items()
+        return dict(payload[block])
+    return {f"{VAL}/{name}": value for name, value in payload[VAL][block].items()} | {
+        f"{TEST}/{name}": value for name, value in payload[block].items()
     }

@@ -40,6 +40,7 @@ from artrec.reporting.console import make_console, result_table
 from artrec.rundir import file_input
 from artrec.tasks.jobs import Task
 from artrec.tasks.loggers import open_loggers, publish_results
+from artrec.tasks.objective import in_multirun, objective_value
 
 # Settings that change the embeddings; anything else (batch size, workers, trainer) does not.
 FINGERPRINT_KEYS = ("backbone", "ckpt")
@@ -88,7 +89,10 @@ def _run(cfg: dict[str, Any], out: Path, loggers: list[Logger]) -> float | None:
     write_result(result, out, embeddings_label=str(target), dataset_label=str(dataset.root))
     publish_results(loggers, out, dataset=dataset, table=table, protocol=protocol)
     console.print(result_table(result, title=f"{table.meta.get('backbone', {}).get('name')}"))
-    return result.metrics[f"recall@{protocol.k}"]
+    objective = f"rec/recall@{protocol.k}"  # with split=time, the validation period's
+    return objective_value(
+        result.logged_metrics(), objective, protocol.split, multirun=in_multirun()
+    )
 
 
 def _reusable(target: Path, fingerprint: str) -> EmbeddingTable | None:

@@ -20,6 +20,7 @@ from artrec.recsys.evaluate import EvalResult, evaluate, write_result
 from artrec.reporting.console import comparison_table, make_console, result_table
 from artrec.rundir import SYSTEMS_DIR, file_digest
 from artrec.tasks.jobs import Task
+from artrec.tasks.objective import in_multirun, objective_value
 
 
 def inputs(cfg: dict[str, Any]) -> dict[str, str]:
@@ -33,7 +34,8 @@ def inputs(cfg: dict[str, Any]) -> dict[str, str]:
 
 def run(cfg: dict[str, Any]) -> float:
     """Evaluate every embeddings file ``cfg['embeddings']`` names; return the sweep objective
-    (recall@k of the only system, or the best recall@k of several)."""
+    (recall@k of the only system, or the best recall@k of several; with
+    ``protocol.split=time`` the validation period's)."""
     console = make_console()
     dataset = load_configured_dataset(cfg["dataset"], require_purchases=True)
     protocol = ProtocolConfig.from_dict(cfg["protocol"])
@@ -53,8 +55,11 @@ def run(cfg: dict[str, Any]) -> float:
     if len(results) > 1:
         _compare(results, cfg.get("compare", {}), out, console)
     console.print(f"Results written to {out}")
-    objective = f"recall@{protocol.k}"
-    return max(result.metrics[objective] for result in results.values())
+    objective, multirun = f"rec/recall@{protocol.k}", in_multirun()
+    return max(
+        objective_value(result.logged_metrics(), objective, protocol.split, multirun=multirun)
+        for result in results.values()
+    )
 
 
 def _compare(results: dict[str, EvalResult], settings: dict[str, Any], out: Path, console) -> None:

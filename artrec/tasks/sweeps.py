@@ -1,4 +1,5 @@
-"""Hydra sweeps: stable, readable directories and the end-of-sweep summary (``sweep.csv``).
+"""Hydra sweeps: stable, readable directories and the end-of-sweep summary (``sweep.csv``,
+and with ``protocol.split=time`` the best job's test-period numbers).
 
 A sweep lands in ``outputs/<script>/multirun/<sweep name>/<job name>``: the sweep name is
 its ``group`` or else its command-line overrides, the job name the job's own overrides
@@ -25,7 +26,7 @@ from rich.table import Table
 
 from artrec.io import stable_hash, write_json_atomic, write_text_atomic
 from artrec.reporting.console import make_console
-from artrec.rundir import CONFIG_FILE, RUN_FILE, now_iso, read_run
+from artrec.rundir import COMPLETED, CONFIG_FILE, METRICS_FILE, RUN_FILE, now_iso, read_run
 from artrec.tasks.jobs import FINGERPRINT_IGNORED, JobInfo, is_writer
 
 log = logging.getLogger("artrec")
@@ -168,6 +169,29 @@ def summary_table(rows: list[JobRow], title: str) -> Table:
     return table
 
 
+def best_job(sweep_dir: Path, rows: list[JobRow], direction: str = "maximize") -> str | None:
+    """When the best completed job (by objective) carries a validation and a test period
+    (``protocol.split=time``): its name, objective, and test-period numbers, which the
+    search never saw. ``None`` otherwise."""
+    done = [row for row in rows if row.status == COMPLETED and row.objective is not None]
+    if not done:
+        return None
+    pick = min if direction == "minimize" else max
+    best = pick(done, key=lambda row: row.objective)
+    metrics_file = sweep_dir / best.job / METRICS_FILE
+    final = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+    if "split" not in final:
+        return None
+    numbers = "  ".join(
+        f"{name} {value:.4f}" for name, value in final["metrics"].items() if value is not None
+    )
+    return (
+        f"Best job by the validation objective ({best.objective:.4f}): {best.job}\n"
+        f"Its test period (from {final['split']['test_start']}, {final['n_test_cases']} "
+        f"cases, never seen by the search): {numbers}"
+    )
+
+
 class SweepSummary(Callback):
     """At the end of a multirun: the jobs' table, ``sweep.csv``, and exit status 1 when a
     job of this sweep failed (the jobs themselves never stop the sweep: ``run_task``)."""
@@ -188,6 +212,10 @@ class SweepSummary(Callback):
         console = make_console()
         console.print(summary_table(rows, f"Sweep: {len(rows)} jobs, {len(failed)} failed now"))
         console.print(f"Summary: {sweep_dir / SUMMARY_FILE}", markup=False)
+        direction = OmegaConf.select(config, "hydra.sweeper.direction", default="maximize")
+        best = best_job(sweep_dir, rows, str(direction))
+        if best:
+            console.print(best, markup=False, highlight=False, soft_wrap=True)
         if failed:
             log.error("%d job(s) of this sweep failed: %s", len(failed), ", ".join(failed))
             raise SystemExit(1)

@@ -28,10 +28,12 @@ from artrec.errors import ConfigError
 from artrec.models.checkpoints import read_checkpoint
 from artrec.models.log_progress import progress_callbacks
 from artrec.recsys.config import ProtocolConfig
+from artrec.recsys.periods import flat_metrics
 from artrec.reporting.console import BOX, make_console
 from artrec.rundir import CHECKPOINTS_DIR, LAST_CHECKPOINT, METRICS_FILE, START_DIR, file_input
 from artrec.tasks.jobs import Task
 from artrec.tasks.loggers import open_loggers, publish_results
+from artrec.tasks.objective import in_multirun, objective_value
 from artrec.tasks.quiet import SHALLOW_EVAL_MODE
 from artrec.tasks.training_data import build_datamodule, rec_inputs
 
@@ -56,7 +58,8 @@ def inputs(cfg: dict[str, Any]) -> dict[str, str]:
 
 
 def run(cfg: dict[str, Any]) -> float | None:
-    """Fit, evaluate, print; return ``cfg['objective']`` (e.g. ``rec/recall@20``)."""
+    """Fit, evaluate, print; return ``cfg['objective']`` (e.g. ``rec/recall@20``, with
+    ``protocol.split=time`` the validation period's: artrec.tasks.objective)."""
     if cfg["tuning"]["mode"] == "frozen":
         raise ConfigError(
             "tuning=frozen trains nothing: embed with python extract.py backbone=... instead."
@@ -148,7 +151,7 @@ def _rec_dataset(cfg: dict[str, Any], dataset: Dataset) -> Dataset:
     return load_configured_dataset(other, require_purchases=True) if other else dataset
 
 
-def _report(out: Path, objective: str) -> float:
+def _report(out: Path, objective: str) -> float | None:
     """Print before / after / Random; return the objective from the final metrics.json."""
     final = json.loads((out / METRICS_FILE).read_text())
     start_file = out / START_DIR / METRICS_FILE
@@ -162,11 +165,14 @@ def _report(out: Path, objective: str) -> float:
         before = f"{start['metrics'][name]:.4f}" if start else "-"
         table.add_row(name, before, f"{value:.4f}", f"{final['random'][name]:.4f}")
     table.caption = f"{final['n_test_cases']} test cases, {final['n_users']} users"
+    if "split" in final:
+        table.caption += (
+            f" of the test period (from {final['split']['test_start']}); the validation "
+            f"period's (from {final['split']['val_start']}) are under 'val' in metrics.json"
+        )
     make_console().print(table)
-    metric = objective.split("/", 1)[-1]
-    if metric not in final["metrics"]:
-        raise ConfigError(f"objective={objective!r}: use rec/<one of {list(final['metrics'])}>.")
-    return float(final["metrics"][metric])
+    split = final["protocol"].get("split", "none")
+    return objective_value(flat_metrics(final), objective, split, multirun=in_multirun())
 
 
 TASK = Task("train", run, inputs, resumable=True)

@@ -68,6 +68,8 @@ def test_two_by_two_train_sweep_then_rerun_skips(tmp_path):
         assert summary[name]["status"] == "completed"
         assert float(summary[name]["objective"]) == pytest.approx(recall)
     assert "Sweep: 4 jobs, 0 failed" in first.stdout
+    # the objective (protocol.split=none) is a whole-timeline number: named once, loudly
+    assert (first.stdout + first.stderr).count("TEST-SET LEAK: this sweep's objective") == 1
 
     # every file of the runs untouched (the job logs are appended to)
     files = [p for name in jobs for p in (sweep / name).rglob("*") if p.suffix != ".log"]
