@@ -29,7 +29,14 @@ from artrec.recsys.metrics import (
     random_expectation,
     sample_random_ranks,
 )
-from artrec.recsys.periods import TEST, VAL, flat_metrics, select_cases, split_periods
+from artrec.recsys.periods import (
+    PERIOD,
+    TEST,
+    VAL,
+    flat_metrics,
+    select_cases,
+    split_periods,
+)
 from artrec.recsys.protocol import Inventory, TestCases, Timeline, build_timeline
 from artrec.recsys.scoring import plan_batches, rank_batches, score_batches, unit_vectors
 from artrec.recsys.stock import ragged
@@ -109,7 +116,7 @@ class EvalResult:
         if self.val is None:
             return self.per_case
         return pd.concat(
-            [self.val.per_case.assign(period=VAL), self.per_case.assign(period=TEST)],
+            [self.val.per_case.assign(**{PERIOD: VAL}), self.per_case.assign(**{PERIOD: TEST})],
             ignore_index=True,
         )
 

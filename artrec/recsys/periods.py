@@ -23,6 +23,7 @@ from artrec.recsys.protocol import TestCases
 from artrec.recsys.stock import ragged
 
 VAL, TEST = "val", "test"
+PERIOD = "period"  # per_case.csv's column with split=time
 PERIODS = (VAL, TEST)
 
 
