@@ -40,14 +40,19 @@ SHORT_NAMES = {
 
 
 def result_table(result: EvalResult, title: str) -> Table:
-    """Metrics per test case, per user, and the exact Random expectation, one column each."""
+    """Metrics per test case, per user, and the exact Random expectation, one column each;
+    with ``protocol.split=time`` the test period's, and the validation period's mean first."""
     table = Table(title=title, title_justify="left", box=BOX)
     table.add_column("metric")
-    for column in ("mean over test cases", "mean over users", "Random (exact)"):
+    columns = ["mean over test cases", "mean over users", "Random (exact)"]
+    if result.val:
+        columns = ["val: mean over cases", *(f"test: {column}" for column in columns)]
+    for column in columns:
         table.add_column(column, justify="right")
     for name, value in result.metrics.items():
         table.add_row(
             name,
+            *([f"{result.val.metrics[name]:.4f}"] if result.val else []),
             f"{value:.4f}",
             f"{result.metrics_by_user[name]:.4f}",
             f"{result.random[name]:.4f}",
@@ -62,6 +67,11 @@ def result_table(result: EvalResult, title: str) -> Table:
             else ""
         )
     )
+    if result.cuts:
+        table.caption += (
+            f"; the test period's (from {result.cuts['test_start']}), validation from "
+            f"{result.cuts['val_start']} ({result.val.n_test_cases} cases)"
+        )
     return table
 
 
