@@ -17,6 +17,8 @@ SPLITS = ("none", "time")
 #: The settings of ``split=time``; left out of metrics.json's ``protocol`` when
 #: ``split=none``, so that such a run's files stay as they were before the split existed.
 SPLIT_SETTINGS = ("split", "val_fraction", "test_fraction")
+#: Share settings: numbers strictly between 0 and 1.
+FRACTIONS = ("val_fraction", "test_fraction")
 
 #: Setting -> its allowed values (from the registries that implement them).
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -75,7 +77,7 @@ class ProtocolConfig:
         self._check_fractions()
 
     def _check_fractions(self) -> None:
-        for name in ("val_fraction", "test_fraction"):
+        for name in FRACTIONS:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
                 raise ConfigError(f"protocol.{name}={value!r}: must be a number in (0, 1).")
