@@ -28,9 +28,15 @@ from artrec.embeddings import embedded_table, save_embeddings
 from artrec.faults import fault_point
 from artrec.recsys.config import ProtocolConfig
 from artrec.recsys.evaluate import EvalResult, evaluate, write_result
-from artrec.rundir import EMBEDDINGS_FILE, METRICS_FILE, START_DIR
-
-START, FINAL, EPOCH = "rec_start", "rec", "rec_epoch"
+from artrec.rundir import (
+    EMBEDDINGS_FILE,
+    EPOCHS_DIR,
+    METRICS_FILE,
+    REC_EPOCH,
+    REC_FINAL,
+    REC_START,
+    START_DIR,
+)
 
 
 class RecEvalCallback(pl.Callback):
@@ -58,13 +64,13 @@ class RecEvalCallback(pl.Callback):
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         start_dir = self.out_dir / START_DIR
         if self.at_start and not (start_dir / METRICS_FILE).is_file():
-            self._run(trainer, pl_module, start_embedding, START, start_dir)
+            self._run(trainer, pl_module, start_embedding, REC_START, start_dir)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         epoch = trainer.current_epoch + 1
         if self.every_n_epochs and epoch % self.every_n_epochs == 0:
-            target = self.out_dir / "epochs" / f"epoch_{epoch:03d}"
-            self._run(trainer, pl_module, shared_embedding, EPOCH, target)
+            target = self.out_dir / EPOCHS_DIR / f"epoch_{epoch:03d}"
+            self._run(trainer, pl_module, shared_embedding, REC_EPOCH, target)
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
@@ -72,7 +78,7 @@ class RecEvalCallback(pl.Callback):
             state = torch.load(best, map_location=pl_module.device, weights_only=True)
             pl_module.load_state_dict(state["state_dict"])
         self.meta["checkpoint"] = best or None
-        self._run(trainer, pl_module, shared_embedding, FINAL, self.out_dir)
+        self._run(trainer, pl_module, shared_embedding, REC_FINAL, self.out_dir)
 
     def _run(self, trainer, pl_module, fn: EmbedFn, prefix: str, target: Path) -> None:
         rows, vectors = embed_shard(
@@ -97,7 +103,7 @@ class RecEvalCallback(pl.Callback):
 
     def _evaluate(self, rows: np.ndarray, vectors: np.ndarray, *, prefix: str, target: Path):
         ids = self.dataset.items["item_id"].to_numpy(dtype=str)
-        layer = "backbone features" if prefix == START else "shared layer"
+        layer = "backbone features" if prefix == REC_START else "shared layer"
         table = embedded_table(ids, rows, vectors, {**self.meta, "layer": layer}, "<memory>")
         save_embeddings(table, target / EMBEDDINGS_FILE)
         result = evaluate(self.dataset, table, self.protocol)

@@ -16,6 +16,7 @@ from rich.console import Console
 from torch import nn
 
 import artrec
+from artrec.console import make_console
 from artrec.data.dataset import Dataset
 from artrec.data.fingerprint import dataset_inputs
 from artrec.data.images import ItemImages
@@ -36,7 +37,7 @@ from artrec.models.color_histogram import ColorHistogramTransform
 from artrec.models.embedder import embed_images
 from artrec.recsys.config import ProtocolConfig
 from artrec.recsys.evaluate import evaluate, write_result
-from artrec.reporting.console import make_console, result_table
+from artrec.reporting.console import result_table
 from artrec.rundir import file_input
 from artrec.tasks.jobs import Task
 from artrec.tasks.loggers import open_loggers, publish_results

@@ -23,9 +23,9 @@ from omegaconf import DictConfig, OmegaConf
 from rich.markup import escape
 from rich.table import Table
 
+from artrec.console import make_console
 from artrec.io import stable_hash, write_json_atomic, write_text_atomic
-from artrec.reporting.console import make_console
-from artrec.rundir import CONFIG_FILE, RUN_FILE, now_iso, read_run
+from artrec.rundir import CONFIG_FILE, FAILED, RUN_FILE, now_iso, read_run
 from artrec.tasks.jobs import FINGERPRINT_IGNORED, JobInfo, is_writer
 
 log = logging.getLogger("artrec")
@@ -126,7 +126,7 @@ def sweep_rows(sweep_dir: Path) -> list[JobRow]:
         record = read_run(sweep_dir / job) or {"status": "incomplete"}
         failure = failures.get(job)
         if failure is not None:
-            record = {**record, "status": "failed", "objective": None, "error": failure["error"]}
+            record = {**record, "status": FAILED, "objective": None, "error": failure["error"]}
         rows.append(
             JobRow(
                 job=job,

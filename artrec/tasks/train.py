@@ -20,6 +20,7 @@ from rich.table import Table
 from artrec.callbacks.model_summary import CompactModelSummary
 from artrec.callbacks.rec_eval import RecEvalCallback
 from artrec.callbacks.reproducible import ReproducibleEpochs
+from artrec.console import BOX, make_console
 from artrec.data.dataset import Dataset
 from artrec.data.fingerprint import dataset_inputs
 from artrec.data.image_check import check_images
@@ -28,7 +29,6 @@ from artrec.errors import ConfigError
 from artrec.models.checkpoints import read_checkpoint
 from artrec.models.log_progress import progress_callbacks
 from artrec.recsys.config import ProtocolConfig
-from artrec.reporting.console import BOX, make_console
 from artrec.rundir import CHECKPOINTS_DIR, LAST_CHECKPOINT, METRICS_FILE, START_DIR, file_input
 from artrec.tasks.jobs import Task
 from artrec.tasks.loggers import open_loggers, publish_results
