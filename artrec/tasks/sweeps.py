@@ -3,8 +3,8 @@
 A sweep lands in ``outputs/<script>/multirun/<sweep name>/<job name>``: the sweep name is
 its ``group`` or else its command-line overrides, the job name the job's own overrides
 (not Hydra's numbered ``override_dirname``), so running the same command again finds the same
-directories and skips the completed jobs (``jobs.run_job``). The resolvers are registered
-when this module is imported (``artrec.tasks.entry`` imports it), before Hydra composes.
+directories and skips the completed jobs (``jobs.run_job``). Importing this module registers
+nothing: each entry script calls :func:`register_resolvers` before Hydra composes.
 """
 
 from __future__ import annotations
@@ -77,9 +77,6 @@ def register_resolvers() -> None:
     from the command line, as Hydra's ``${now:...}`` does) and ``${artrec.job_name:...}``."""
     OmegaConf.register_new_resolver("artrec.sweep_name", sweep_name, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("artrec.job_name", job_name, replace=True)
-
-
-register_resolvers()
 
 
 def record_failure(job: JobInfo, error: str) -> None:
