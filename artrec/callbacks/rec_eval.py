@@ -3,17 +3,22 @@
 At fit start it judges the starting embedding (the backbone's features); after fit, the
 best checkpoint's shared layer; optionally every N epochs, the current one. It calls the
 same ``evaluate()`` as recommend_eval.py, logs ``rec/*`` to every logger, and writes
-``embeddings.npz``, ``metrics.json`` and ``per_case.csv`` (start: under ``start/``).
+``embeddings.npz``, ``metrics.json`` and ``per_case.csv`` (start: under ``start/``). At the
+end it prints before / after / Random and leaves ``rec/<metric>`` in the trainer's
+``callback_metrics``, which Lightning also carries back from spawned ranks: train.py reads
+its objective there, never from the file just written.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from rich.table import Table
 from torch.utils.data import Dataset as TorchDataset
 
 from artrec.callbacks.distributed_embed import (
@@ -23,6 +28,7 @@ from artrec.callbacks.distributed_embed import (
     shared_embedding,
     start_embedding,
 )
+from artrec.console import BOX, make_console
 from artrec.data.dataset import Dataset
 from artrec.embeddings import embedded_table, save_embeddings
 from artrec.faults import fault_point
@@ -60,11 +66,16 @@ class RecEvalCallback(pl.Callback):
         self.at_start, self.every_n_epochs = at_start, every_n_epochs
         self.batch_size, self.num_workers, self.meta = batch_size, num_workers, meta or {}
         self.results: dict[str, EvalResult] = {}
+        self.start_metrics: dict[str, float] | None = None
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        start_dir = self.out_dir / START_DIR
-        if self.at_start and not (start_dir / METRICS_FILE).is_file():
-            self._run(trainer, pl_module, start_embedding, REC_START, start_dir)
+        start_file = self.out_dir / START_DIR / METRICS_FILE
+        if start_file.is_file():  # a resumed run: judged by the process that started it
+            self.start_metrics = json.loads(start_file.read_text())["metrics"]
+        elif self.at_start:
+            self._run(trainer, pl_module, start_embedding, REC_START, start_file.parent)
+            if REC_START in self.results:
+                self.start_metrics = self.results[REC_START].metrics
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         epoch = trainer.current_epoch + 1
@@ -79,6 +90,10 @@ class RecEvalCallback(pl.Callback):
             pl_module.load_state_dict(state["state_dict"])
         self.meta["checkpoint"] = best or None
         self._run(trainer, pl_module, shared_embedding, REC_FINAL, self.out_dir)
+        if REC_FINAL in self.results:
+            make_console().print(
+                before_after(self.start_metrics, self.results[REC_FINAL], self.out_dir)
+            )
 
     def _run(self, trainer, pl_module, fn: EmbedFn, prefix: str, target: Path) -> None:
         rows, vectors = embed_shard(
@@ -98,6 +113,9 @@ class RecEvalCallback(pl.Callback):
             metrics = {f"{prefix}/{name}": value for name, value in result.metrics.items()}
             for logger in trainer.loggers:
                 logger.log_metrics(metrics, step=trainer.global_step)
+            trainer.callback_metrics.update(
+                {k: torch.tensor(v, dtype=torch.float64) for k, v in metrics.items()}
+            )
             self.results[prefix] = result
         trainer.strategy.barrier()
 
@@ -109,3 +127,17 @@ class RecEvalCallback(pl.Callback):
         result = evaluate(self.dataset, table, self.protocol)
         write_result(result, target, EMBEDDINGS_FILE, str(self.dataset.root))
         return result
+
+
+def before_after(start: dict[str, float] | None, final: EvalResult, out: Path) -> Table:
+    """The starting embedding's metrics, the fine-tuned one's, and Random's, per metric."""
+    table = Table(
+        title=f"Recommendation before and after fine-tuning ({out})", title_justify="left", box=BOX
+    )
+    for column in ("metric", "before (backbone)", "after (shared layer)", "Random (exact)"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for name, value in final.metrics.items():
+        before = f"{start[name]:.4f}" if start else "-"
+        table.add_row(name, before, f"{value:.4f}", f"{final.random[name]:.4f}")
+    table.caption = f"{final.n_test_cases} test cases, {final.n_users} users"
+    return table
