@@ -38,6 +38,7 @@ START_DIR = "start"  # train: the starting embedding's results
 CHECKPOINTS_DIR = "checkpoints"
 SYSTEMS_DIR = "systems"  # recommend_eval of several files: systems/<name>/metrics.json
 LAST_CHECKPOINT = Path(CHECKPOINTS_DIR) / "last.ckpt"
+SHARDS_DIR = ".shards"  # while items are embedded across ranks: rank<N>.pt, then removed
 EPOCHS_DIR = "epochs"  # train with rec_eval.every_n_epochs: epochs/epoch_<NNN>/
 RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
 # Metric prefixes of the protocol's results in the loggers (``rec/recall@20``): the final

@@ -19,19 +19,14 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from rich.table import Table
+from torch import nn
 from torch.utils.data import Dataset as TorchDataset
 
-from artrec.callbacks.distributed_embed import (
-    EmbedFn,
-    embed_shard,
-    gather_on_rank_zero,
-    shared_embedding,
-    start_embedding,
-)
 from artrec.console import BOX, make_console
 from artrec.data.dataset import Dataset
 from artrec.embeddings import embedded_table, save_embeddings
 from artrec.faults import fault_point
+from artrec.models.embedder import EmbedFn, embed_in_fit, forward
 from artrec.recsys.config import ProtocolConfig
 from artrec.recsys.evaluate import EvalResult, evaluate, write_result
 from artrec.rundir import (
@@ -41,8 +36,15 @@ from artrec.rundir import (
     REC_EPOCH,
     REC_FINAL,
     REC_START,
+    SHARDS_DIR,
     START_DIR,
 )
+
+
+def start_embedding(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The backbone's features (cached features already are); the fine-tuned embedding is
+    the module's output (``forward``)."""
+    return module.backbone_features(x) if x.ndim == 4 else x
 
 
 class RecEvalCallback(pl.Callback):
@@ -81,7 +83,7 @@ class RecEvalCallback(pl.Callback):
         epoch = trainer.current_epoch + 1
         if self.every_n_epochs and epoch % self.every_n_epochs == 0:
             target = self.out_dir / EPOCHS_DIR / f"epoch_{epoch:03d}"
-            self._run(trainer, pl_module, shared_embedding, REC_EPOCH, target)
+            self._run(trainer, pl_module, forward, REC_EPOCH, target)
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
@@ -89,26 +91,25 @@ class RecEvalCallback(pl.Callback):
             state = torch.load(best, map_location=pl_module.device, weights_only=True)
             pl_module.load_state_dict(state["state_dict"])
         self.meta["checkpoint"] = best or None
-        self._run(trainer, pl_module, shared_embedding, REC_FINAL, self.out_dir)
+        self._run(trainer, pl_module, forward, REC_FINAL, self.out_dir)
         if REC_FINAL in self.results:
             make_console().print(
                 before_after(self.start_metrics, self.results[REC_FINAL], self.out_dir)
             )
 
     def _run(self, trainer, pl_module, fn: EmbedFn, prefix: str, target: Path) -> None:
-        rows, vectors = embed_shard(
+        merged = embed_in_fit(
+            trainer,
             pl_module,
             self.inputs,
             fn,
-            rank=trainer.global_rank,
-            world_size=trainer.world_size,
+            shard_dir=self.out_dir / SHARDS_DIR,
             batch_size=self.batch_size,
             num_workers=self.num_workers,
         )
-        gathered = gather_on_rank_zero(rows, vectors)
-        if gathered is not None:
+        if merged is not None:
             fault_point(f"{prefix}_embedded")
-            result = self._evaluate(*gathered, prefix=prefix, target=target)
+            result = self._evaluate(*merged[:2], prefix=prefix, target=target)
             fault_point(f"{prefix}_written")
             metrics = {f"{prefix}/{name}": value for name, value in result.metrics.items()}
             for logger in trainer.loggers:
