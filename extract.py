@@ -7,7 +7,7 @@ python extract.py -m backbone=resnet50,vgg19 dataset=ugallery dataset.root=ROOT
 import hydra
 from omegaconf import DictConfig
 
-from artrec.tasks.entry import run_task
+from artrec.tasks.entry import register_resolvers, run_task
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="extract")
@@ -16,4 +16,5 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    register_resolvers()  # ${artrec.sweep_name:...} / ${artrec.job_name:...} in conf/hydra/
     main()

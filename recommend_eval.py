@@ -6,7 +6,7 @@ python recommend_eval.py dataset=folder dataset.root=ROOT embeddings=FILE.npz hy
 import hydra
 from omegaconf import DictConfig
 
-from artrec.tasks.entry import run_task
+from artrec.tasks.entry import register_resolvers, run_task
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="recommend_eval")
@@ -15,4 +15,5 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
+    register_resolvers()  # ${artrec.sweep_name:...} / ${artrec.job_name:...} in conf/hydra/
     main()

@@ -8,7 +8,7 @@ python train.py ... hydra.run.dir=OUT       # the same command again resumes a k
 import hydra
 from omegaconf import DictConfig
 
-from artrec.tasks.entry import run_task
+from artrec.tasks.entry import register_resolvers, run_task
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
@@ -17,4 +17,5 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    register_resolvers()  # ${artrec.sweep_name:...} / ${artrec.job_name:...} in conf/hydra/
     main()

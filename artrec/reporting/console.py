@@ -1,32 +1,18 @@
-"""Console tables of protocol results (rich). Imported by every command line before it
-parses its arguments, so it imports no torch, pandas or scipy at the top (``--help`` stays
-fast)."""
+"""Console tables of protocol results (rich), printed through artrec.console. Imported by
+every command line before it parses its arguments, so it imports no torch, pandas or scipy
+at the top (``--help`` stays fast)."""
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
-from rich import box
-from rich.console import Console
 from rich.table import Table
+
+from artrec.console import BOX
 
 if TYPE_CHECKING:
     from artrec.recsys.compare import Comparison
     from artrec.recsys.evaluate import EvalResult
-
-PIPE_WIDTH = 80  # a log file read in an 80-column terminal; $COLUMNS overrides it
-BOX = box.SIMPLE_HEAD  # no vertical rules: a comparison of 7 metrics fits 80 columns
-
-
-def make_console() -> Console:
-    """A console for results: the terminal's width, or ``$COLUMNS`` (else PIPE_WIDTH) when
-    output goes to a file or a pipe."""
-    console = Console()
-    if console.is_terminal:
-        return console
-    return Console(width=int(os.environ.get("COLUMNS") or PIPE_WIDTH))
-
 
 SHORT_NAMES = {
     "recall": "R",

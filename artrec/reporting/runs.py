@@ -20,13 +20,20 @@ import pandas as pd
 from artrec.data.csvio import read_string_csv
 from artrec.data.dataset import Dataset, load_dataset
 from artrec.data.source import load_configured_dataset
-from artrec.embeddings import EMBEDDINGS_FILE
 from artrec.errors import ArtrecError, ReportError
 from artrec.recsys.compare import CASE_KEYS
-from artrec.recsys.evaluate import METRICS_FILE, PER_CASE_COLUMNS, PER_CASE_FILE
+from artrec.recsys.evaluate import PER_CASE_COLUMNS
 from artrec.recsys.metrics import METRICS, random_expectation
 from artrec.recsys.periods import PERIOD, TEST
-from artrec.rundir import CONFIG_FILE
+from artrec.rundir import (
+    COMPLETED,
+    CONFIG_FILE,
+    EMBEDDINGS_FILE,
+    FILE_WEIGHTS,
+    METRICS_FILE,
+    PER_CASE_FILE,
+    RANDOM_INIT,
+)
 
 RERUN = "re-run the job, or leave its directory out of the report"
 DATASET_NAMES = {"demo": "the demo gallery"}  # config name -> words for titles
@@ -46,7 +53,7 @@ class Run:
 
     @property
     def completed(self) -> bool:
-        return self.status == "completed"
+        return self.status == COMPLETED
 
     @property
     def error(self) -> str | None:
@@ -123,7 +130,9 @@ class Run:
         backbone = self.backbone
         source = str(self.meta.get("backbone", {}).get("weights_source") or "")
         own = backbone.get("pretrained", True) and not backbone.get("weights")
-        if not (self.frozen and own and source != "random-init" and not source.startswith("file:")):
+        if not (
+            self.frozen and own and source != RANDOM_INIT and not source.startswith(FILE_WEIGHTS)
+        ):
             return None, None
         return backbone.get("imagenet_top1"), backbone.get("imagenet_top5")
 

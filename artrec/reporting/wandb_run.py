@@ -30,7 +30,15 @@ from artrec.errors import ConfigError
 from artrec.recsys.config import ProtocolConfig
 from artrec.recsys.periods import flat_metrics
 from artrec.reporting.galleries import render_galleries
-from artrec.rundir import METRICS_FILE, PER_CASE_FILE, START_DIR
+from artrec.rundir import (
+    METRICS_FILE,
+    PER_CASE_FILE,
+    REC_BY_USER,
+    REC_FINAL,
+    REC_RANDOM,
+    REC_START,
+    START_DIR,
+)
 
 log = logging.getLogger("artrec")
 DEFAULT_HOST = "https://api.wandb.ai"
@@ -203,10 +211,10 @@ def summary_values(final: dict[str, Any], start: dict[str, Any] | None) -> dict[
     ``rec_start/*`` and the ``protocol/*`` counts; undefined (null) averages are left out.
     With ``split=time`` each has a ``val/`` and a ``test/`` key per metric."""
     values = {
-        **{f"rec/{m}": v for m, v in flat_metrics(final).items()},
-        **{f"rec_by_user/{m}": v for m, v in flat_metrics(final, "metrics_by_user").items()},
-        **{f"rec_random/{m}": v for m, v in flat_metrics(final, "random").items()},
-        **{f"rec_start/{m}": v for m, v in (flat_metrics(start) if start else {}).items()},
+        **{f"{REC_FINAL}/{m}": v for m, v in flat_metrics(final).items()},
+        **{f"{REC_BY_USER}/{m}": v for m, v in flat_metrics(final, "metrics_by_user").items()},
+        **{f"{REC_RANDOM}/{m}": v for m, v in flat_metrics(final, "random").items()},
+        **{f"{REC_START}/{m}": v for m, v in (flat_metrics(start) if start else {}).items()},
         **{f"protocol/{key}": final[key] for key in ("n_test_cases", "n_users", "n_skipped")},
     }
     return {key: value for key, value in values.items() if value is not None}

@@ -16,6 +16,7 @@ from rich.console import Console
 from torch import nn
 
 import artrec
+from artrec.console import make_console
 from artrec.data.dataset import Dataset
 from artrec.data.fingerprint import dataset_inputs
 from artrec.data.images import ItemImages
@@ -36,8 +37,8 @@ from artrec.models.color_histogram import ColorHistogramTransform
 from artrec.models.embedder import embed_images
 from artrec.recsys.config import ProtocolConfig
 from artrec.recsys.evaluate import evaluate, write_result
-from artrec.reporting.console import make_console, result_table
-from artrec.rundir import file_input
+from artrec.reporting.console import result_table
+from artrec.rundir import SHARDS_DIR, file_input
 from artrec.tasks.jobs import Task
 from artrec.tasks.loggers import open_loggers, publish_results
 from artrec.tasks.objective import in_multirun, objective_value
@@ -153,7 +154,7 @@ def _extract(
         images,
         encoder,
         trainer_cfg=cfg["trainer"],
-        shard_dir=Path(cfg["output_dir"]) / ".extract_shards",
+        shard_dir=Path(cfg["output_dir"]) / SHARDS_DIR,
         batch_size=int(cfg.get("batch_size", 64)),
         num_workers=int(cfg.get("num_workers", 2)),
         progress=bool(cfg.get("progress", True)),

@@ -16,9 +16,10 @@ from hydra.types import RunMode
 
 from artrec.errors import ConfigError
 from artrec.recsys.periods import VAL
+from artrec.rundir import REC_FINAL
 
 log = logging.getLogger("artrec")
-PREFIX = "rec/"
+PREFIX = f"{REC_FINAL}/"
 _warned: set[str] = set()  # a leak is named once per process (a sweep's jobs share one)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from artrec.console import make_console
 from artrec.data.fingerprint import dataset_inputs
 from artrec.data.source import load_configured_dataset
 from artrec.embeddings import find_embedding_files, load_embeddings
@@ -17,7 +18,7 @@ from artrec.faults import fault_point
 from artrec.recsys.compare import compare_systems, write_comparison
 from artrec.recsys.config import ProtocolConfig
 from artrec.recsys.evaluate import EvalResult, evaluate, write_result
-from artrec.reporting.console import comparison_table, make_console, result_table
+from artrec.reporting.console import comparison_table, result_table
 from artrec.rundir import SYSTEMS_DIR, file_digest
 from artrec.tasks.jobs import Task
 from artrec.tasks.objective import in_multirun, objective_value

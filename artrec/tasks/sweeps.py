@@ -4,8 +4,8 @@ and with ``protocol.split=time`` the best job's test-period numbers).
 A sweep lands in ``outputs/<script>/multirun/<sweep name>/<job name>``: the sweep name is
 its ``group`` or else its command-line overrides, the job name the job's own overrides
 (not Hydra's numbered ``override_dirname``), so running the same command again finds the same
-directories and skips the completed jobs (``jobs.run_job``). The resolvers are registered
-when this module is imported (``artrec.tasks.entry`` imports it), before Hydra composes.
+directories and skips the completed jobs (``jobs.run_job``). Importing this module registers
+nothing: each entry script calls :func:`register_resolvers` before Hydra composes.
 """
 
 from __future__ import annotations
@@ -24,9 +24,17 @@ from omegaconf import DictConfig, OmegaConf
 from rich.markup import escape
 from rich.table import Table
 
+from artrec.console import make_console
 from artrec.io import stable_hash, write_json_atomic, write_text_atomic
-from artrec.reporting.console import make_console
-from artrec.rundir import COMPLETED, CONFIG_FILE, METRICS_FILE, RUN_FILE, now_iso, read_run
+from artrec.rundir import (
+    COMPLETED,
+    CONFIG_FILE,
+    FAILED,
+    METRICS_FILE,
+    RUN_FILE,
+    now_iso,
+    read_run,
+)
 from artrec.tasks.jobs import FINGERPRINT_IGNORED, JobInfo, is_writer
 
 log = logging.getLogger("artrec")
@@ -80,9 +88,6 @@ def register_resolvers() -> None:
     OmegaConf.register_new_resolver("artrec.job_name", job_name, replace=True)
 
 
-register_resolvers()
-
-
 def record_failure(job: JobInfo, error: str) -> None:
     """Mark a sweep's job as failed in its latest attempt, wherever it failed (also before
     it could run, when its run.json, maybe a completed one, is left as it was)."""
@@ -127,7 +132,7 @@ def sweep_rows(sweep_dir: Path) -> list[JobRow]:
         record = read_run(sweep_dir / job) or {"status": "incomplete"}
         failure = failures.get(job)
         if failure is not None:
-            record = {**record, "status": "failed", "objective": None, "error": failure["error"]}
+            record = {**record, "status": FAILED, "objective": None, "error": failure["error"]}
         rows.append(
             JobRow(
                 job=job,

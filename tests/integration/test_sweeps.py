@@ -19,11 +19,16 @@ from hydra.utils import get_class, instantiate
 from omegaconf import OmegaConf
 from submitit.slurm.slurm import _make_sbatch_string
 
-from artrec.tasks import entry  # noqa: F401  (registers the resolvers, as the entry scripts do)
+from artrec.tasks.sweeps import register_resolvers
 from tests.fixtures import write_image_dataset
 from tests.integration.cli import REPO, run_cli
 
 RUN_FILES = ("run.json", "config.yaml", "metrics.json", "per_case.csv", "embeddings.npz")
+
+
+@pytest.fixture(autouse=True)
+def resolvers():
+    register_resolvers()  # as the entry scripts do before Hydra composes
 
 
 def read_json(path: Path) -> dict:
