@@ -7,9 +7,7 @@ import hydra
 from omegaconf import DictConfig
 
 from artrec.tasks import config_store
-from artrec.tasks.entry import run_task
-
-config_store.register()  # the typed schemas the configs start from (conf/*.yaml)
+from artrec.tasks.entry import register_resolvers, run_task
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="recommend_eval")
@@ -18,4 +16,6 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
+    register_resolvers()  # ${artrec.sweep_name:...} / ${artrec.job_name:...} in conf/hydra/
+    config_store.register()  # the typed schemas conf/*.yaml start from
     main()

@@ -3,8 +3,9 @@
 Every run (train, extract, recommend_eval) writes ``config.yaml`` (the resolved config)
 first and ``run.json`` (task, status, fingerprints, timings) at its start and end. While
 it runs it holds ``.lock``; results it replaces are moved to ``previous/<time>/`` inside
-the directory, never deleted. This module is the bottom layer: it imports no other part
-of artrec but ``io`` and ``errors``.
+the directory, never deleted. It also names what runs write inside: metric prefixes and
+weight sources. This module is the bottom layer: it imports no other part of artrec but
+``io`` and ``errors``.
 """
 
 from __future__ import annotations
@@ -37,7 +38,16 @@ START_DIR = "start"  # train: the starting embedding's results
 CHECKPOINTS_DIR = "checkpoints"
 SYSTEMS_DIR = "systems"  # recommend_eval of several files: systems/<name>/metrics.json
 LAST_CHECKPOINT = Path(CHECKPOINTS_DIR) / "last.ckpt"
+SHARDS_DIR = ".shards"  # while items are embedded across ranks: rank<N>.pt, then removed
+EPOCHS_DIR = "epochs"  # train with rec_eval.every_n_epochs: epochs/epoch_<NNN>/
 RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
+# Metric prefixes of the protocol's results in the loggers (``rec/recall@20``): the final
+# embedding, train's starting one, an epoch's; W&B's summary adds the per-user and Random.
+REC_FINAL, REC_START, REC_EPOCH = "rec", "rec_start", "rec_epoch"
+REC_BY_USER, REC_RANDOM = "rec_by_user", "rec_random"
+# Where a backbone's weights came from (``weights_source`` in run.json and embeddings.npz).
+RANDOM_INIT = "random-init"
+FILE_WEIGHTS = "file:"  # file:<absolute path> of weights the user supplied
 CONTENT_HASH_LIMIT = 256 * 2**20  # image sets up to this size are hashed by content
 
 

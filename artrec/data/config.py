@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from omegaconf import MISSING
+#: A value the config must set (what OmegaConf calls MISSING; this module imports no Hydra).
+REQUIRED = "???"
 
 
 @dataclass
@@ -18,8 +19,8 @@ class DatasetConfig:
     ``image_size``); ``allow_absolute_images``: accept absolute image paths outside root;
     ``image_errors``: skip | fail, what an unreadable image does."""
 
-    name: str = MISSING
-    root: str | None = MISSING
+    name: str = REQUIRED
+    root: str | None = REQUIRED
     allow_absolute_images: bool = False
     image_errors: str = "skip"
     cache_dir: str | None = None

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 import pandas as pd
 from rich.table import Table
 
+from artrec.console import make_console
 from artrec.data.dataset import Dataset, load_dataset
 from artrec.data.image_check import check_images
 from artrec.errors import ArtrecError
-from artrec.reporting.console import make_console
 
 TOP_LABELS = 5
 

@@ -15,8 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from numbers import Real
 
-from omegaconf import MISSING
-
+from artrec.data.config import REQUIRED
 from artrec.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -38,7 +37,7 @@ class BackboneSpec:
     ``bins`` / ``resize``: the colour-histogram baseline's cells per channel and image side.
     """
 
-    name: str = MISSING
+    name: str = REQUIRED
     pretrained: bool = True
     weights: str | None = None
     feature: str = "pooled"
@@ -117,7 +116,7 @@ class TaskConfig:
     """One training task (``tasks.<name>``): the items.csv label ``column`` (null: the task's
     name), its ``kind`` (classification | regression) and its loss weight."""
 
-    kind: str = MISSING
+    kind: str = REQUIRED
     column: str | None = None
     weight: float = 1.0
 

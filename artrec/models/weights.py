@@ -27,10 +27,10 @@ from torch import nn
 
 from artrec.errors import ConfigError, preview
 from artrec.models import efficientnet_lite0
+from artrec.rundir import FILE_WEIGHTS, RANDOM_INIT
 
 log = logging.getLogger(__name__)
 
-RANDOM_INIT = "random-init"
 HUB_ERRORS = (OSError, HfHubHTTPError)
 READ_ERRORS = (pickle.UnpicklingError, RuntimeError, OSError, SafetensorError)
 
@@ -237,7 +237,7 @@ def create_model(
     """A timm model with its weights, by the rule above: (model, weights_source, report)."""
     if weights:
         model = timm.create_model(name, pretrained=False, num_classes=num_classes, **kwargs)
-        source = f"file:{Path(weights).expanduser().resolve()}"
+        source = f"{FILE_WEIGHTS}{Path(weights).expanduser().resolve()}"
         return model, source, apply_state_dict(model, read_state_dict(weights), source)
     if not pretrained:
         model = timm.create_model(name, pretrained=False, num_classes=num_classes, **kwargs)

@@ -19,6 +19,7 @@ from artrec.data.csvio import write_csv_atomic
 from artrec.errors import ComparisonError, ConfigError, preview
 from artrec.io import write_text_atomic
 from artrec.recsys.config import CompareConfig
+from artrec.recsys.periods import PERIOD, TEST
 from artrec.recsys.stats import bootstrap_means, holm, paired_wilcoxon, percentile_ci
 
 #: per_case.csv metric column -> its label in tables (``{k}`` is the cut-off).
@@ -194,6 +195,12 @@ def _check_cases(
             raise ComparisonError(
                 f"Per-case table of {name!r} lacks column(s) {missing}; found "
                 f"{list(frame.columns)}. Use the per_case.csv layout of docs/outputs.md."
+            )
+    for name, frame in frames.items():
+        if PERIOD in frame.columns and (frame[PERIOD] != TEST).any():
+            raise ComparisonError(
+                f"Per-case table of {name!r} holds validation-period cases (column {PERIOD!r}):"
+                f" compare the test period only, the rows with {PERIOD}={TEST}."
             )
     ref_name, ref = next(iter(systems.items()))
     if len(ref) == 0:

@@ -15,6 +15,12 @@ from typing import Any
 from artrec.errors import ConfigError
 
 DEVICES = ("cpu", "cuda")
+SPLITS = ("none", "time")
+#: The settings of ``split=time``; left out of metrics.json's ``protocol`` when
+#: ``split=none``, so that such a run's files stay as they were before the split existed.
+SPLIT_SETTINGS = ("split", "val_fraction", "test_fraction")
+#: Share settings: numbers strictly between 0 and 1.
+FRACTIONS = ("val_fraction", "test_fraction")
 #: Integer setting -> its smallest allowed value.
 MINIMUM: dict[str, int] = {"k": 1, "min_profile": 1, "topk": 1, "chunk_size": 1, "random_seed": 0}
 
@@ -33,6 +39,7 @@ def choices() -> dict[str, tuple[str, ...]]:
         "variant": tuple(VARIANTS),
         "missing_embeddings": MISSING_POLICIES,
         "device": DEVICES,
+        "split": SPLITS,
     }
 
 
@@ -49,7 +56,9 @@ class ProtocolConfig:
 
     ``chunk_size`` bounds the test cases and the profile items scored per chunk; memory
     grows like (3 + topk) * chunk_size * n_items * 4 bytes. ``random_seed`` seeds the
-    sampled random ranking used for paired significance tests.
+    sampled random ranking used for paired significance tests. ``split=time`` evaluates a
+    validation and a test period (the last ``val_fraction`` + ``test_fraction`` of the test
+    cases in time, docs/protocol.md), so that sweeps choose on validation.
     """
 
     k: int = 20
@@ -64,6 +73,9 @@ class ProtocolConfig:
     device: str = "cpu"
     chunk_size: int = 512
     random_seed: int = 0
+    split: str = "none"
+    val_fraction: float = 0.2
+    test_fraction: float = 0.2
 
     def __post_init__(self) -> None:
         for name, allowed in choices().items():
@@ -78,6 +90,18 @@ class ProtocolConfig:
             raise ConfigError(
                 f"protocol.exclude_consumed={self.exclude_consumed!r}: must be true or false."
             )
+        self._check_fractions()
+
+    def _check_fractions(self) -> None:
+        for name in FRACTIONS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+                raise ConfigError(f"protocol.{name}={value!r}: must be a number in (0, 1).")
+        if self.val_fraction + self.test_fraction > 1:
+            raise ConfigError(
+                f"protocol.val_fraction={self.val_fraction} + protocol.test_fraction="
+                f"{self.test_fraction} exceed 1: lower one of them."
+            )
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> ProtocolConfig:
@@ -90,8 +114,12 @@ class ProtocolConfig:
         return cls(**dict(values))
 
     def to_dict(self) -> dict[str, Any]:
-        """Every setting, as written to metrics.json."""
-        return asdict(self)
+        """Every setting, as written to metrics.json (the split's only with ``split=time``)."""
+        values = asdict(self)
+        if self.split == "none":
+            for name in SPLIT_SETTINGS:
+                del values[name]
+        return values
 
 
 @dataclass

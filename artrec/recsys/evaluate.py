@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,14 @@ from artrec.recsys.metrics import (
     random_expectation,
     sample_random_ranks,
 )
+from artrec.recsys.periods import (
+    PERIOD,
+    TEST,
+    VAL,
+    flat_metrics,
+    select_cases,
+    split_periods,
+)
 from artrec.recsys.protocol import Inventory, TestCases, Timeline, build_timeline
 from artrec.recsys.scoring import plan_batches, rank_batches, score_batches, unit_vectors
 from artrec.recsys.stock import ragged
@@ -43,6 +51,8 @@ TIMELINE_SETTINGS = (
     "ground_truth",
     "missing_embeddings",
 )
+#: What metrics.json holds per period (``split=time``: the top level is the test period's).
+PERIOD_KEYS = ("n_test_cases", "n_users", "metrics", "metrics_by_user", "random", "random_by_user")
 NO_CASE = "so no test case exists and no metric can be computed"
 log = logging.getLogger("artrec")
 
@@ -53,7 +63,8 @@ class EvalResult:
     user's cases then over users; ``random*`` hold the exact expectation under a uniformly
     random ranking, averaged the same way. ``per_case`` has :data:`PER_CASE_COLUMNS`
     (``time`` as written in purchases.csv); ``random_per_case`` the same columns, with the
-    expected first relevant rank."""
+    expected first relevant rank. With ``split=time`` this is the test period's result,
+    ``val`` the validation period's and ``cuts`` the periods' start times."""
 
     k: int
     n_test_cases: int
@@ -67,10 +78,13 @@ class EvalResult:
     per_case: pd.DataFrame
     random_per_case: pd.DataFrame
     protocol: dict[str, Any]
+    val: EvalResult | None = None
+    cuts: dict[str, str] | None = None
 
     def to_json(self, embeddings_label: str, dataset_label: str) -> dict[str, Any]:
-        """The metrics.json payload of docs/outputs.md (undefined averages become null)."""
-        return {
+        """The metrics.json payload of docs/outputs.md (undefined averages become null);
+        with ``split=time`` the top level is the test period's, ``val`` the validation's."""
+        payload = {
             "k": self.k,
             "n_test_cases": self.n_test_cases,
             "n_users": self.n_users,
@@ -84,6 +98,27 @@ class EvalResult:
             "n_dropped_items": self.n_dropped_items,
             "random_by_user": _nulls(self.random_by_user),
         }
+        if self.val is not None:
+            payload["split"] = dict(self.cuts or {})
+            val = self.val.to_json("", "")
+            payload[VAL] = {key: val[key] for key in PERIOD_KEYS}
+        return payload
+
+    def logged_metrics(self) -> dict[str, float]:
+        """The averages over test cases by logger key (``recall@20``, or with
+        ``split=time`` ``val/recall@20`` and ``test/recall@20``); undefined ones are NaN."""
+        periods = {} if self.val is None else {VAL: {"metrics": self.val.metrics}}
+        return flat_metrics({"metrics": self.metrics, **periods})
+
+    def per_case_rows(self) -> pd.DataFrame:
+        """per_case.csv: the test cases, with ``split=time`` the validation period's and
+        then the test period's, their ``period`` in a last column."""
+        if self.val is None:
+            return self.per_case
+        return pd.concat(
+            [self.val.per_case.assign(**{PERIOD: VAL}), self.per_case.assign(**{PERIOD: TEST})],
+            ignore_index=True,
+        )
 
     def sampled_random(self, seed: int | None = None) -> pd.DataFrame:
         """Per-case metrics of one seeded uniformly random ranking (for paired tests);
@@ -99,15 +134,11 @@ def evaluate(
     progress: bool = False,
 ) -> EvalResult:
     """Run the purchase-prediction protocol (docs/protocol.md, docs/metrics.md) of
-    ``embeddings`` on ``dataset``."""
+    ``embeddings`` on ``dataset``; with ``protocol.split=time``, both periods in one pass."""
     device = _device(protocol.device)
     _require_rows(dataset)
     unit, present = unit_vectors(embeddings, dataset.item_ids, device)
-    settings = {name: getattr(protocol, name) for name in TIMELINE_SETTINGS}
-    skipped = np.isin(dataset.item_ids, embeddings.skipped_ids)
-    timeline = build_timeline(
-        dataset, present, source=embeddings.source, skipped=skipped, **settings
-    )
+    timeline = protocol_timeline(dataset, embeddings, present, protocol)
     cases = timeline.cases
     if not len(cases):
         raise _no_test_case(dataset, embeddings, present, timeline, protocol.min_profile)
@@ -117,18 +148,71 @@ def evaluate(
             "truth (n_dropped_items in metrics.json)",
             timeline.n_dropped_items,
         )
+    if protocol.split == "none":
+        return _result(cases, timeline, unit, protocol, progress)
+    periods = split_periods(cases, protocol.val_fraction, protocol.test_fraction)
+    scored = periods.period != ""
+    both = _result(select_cases(cases, scored), timeline, unit, protocol, progress)
+    label = periods.period[scored]
+    return replace(
+        _part(both, label == TEST, protocol),
+        val=_part(both, label == VAL, protocol),
+        cuts=periods.cuts(),
+    )
+
+
+def protocol_timeline(
+    dataset: Dataset, embeddings: EmbeddingTable, present: np.ndarray, protocol: ProtocolConfig
+) -> Timeline:
+    """The protocol's timeline of ``dataset`` (items with an embedding: ``present``)."""
+    settings = {name: getattr(protocol, name) for name in TIMELINE_SETTINGS}
+    skipped = np.isin(dataset.item_ids, embeddings.skipped_ids)
+    return build_timeline(dataset, present, source=embeddings.source, skipped=skipped, **settings)
+
+
+def _result(
+    cases: TestCases,
+    timeline: Timeline,
+    unit: torch.Tensor,
+    protocol: ProtocolConfig,
+    progress: bool,
+) -> EvalResult:
+    """Rank ``cases`` and average their metrics and the random expectation."""
     ranked = _rank(cases, timeline.inventory, unit, protocol, progress)
     per_case = _frame(cases, ranked.n, case_metrics(ranked, protocol.k, protocol.variant))
     expected = random_expectation(ranked.n, ranked.g, protocol.k, protocol.variant)
     random_per_case = _frame(cases, ranked.n, expected)
+    return _summary(
+        per_case, random_per_case, protocol, timeline.n_skipped, timeline.n_dropped_items
+    )
+
+
+def _part(result: EvalResult, keep: np.ndarray, protocol: ProtocolConfig) -> EvalResult:
+    """The result of the cases ``keep`` marks (one period)."""
+    return _summary(
+        result.per_case[keep].reset_index(drop=True),
+        result.random_per_case[keep].reset_index(drop=True),
+        protocol,
+        result.n_skipped,
+        result.n_dropped_items,
+    )
+
+
+def _summary(
+    per_case: pd.DataFrame,
+    random_per_case: pd.DataFrame,
+    protocol: ProtocolConfig,
+    n_skipped: int,
+    n_dropped_items: int,
+) -> EvalResult:
     metrics, metrics_by_user = _averages(per_case, protocol.k)
     random, random_by_user = _averages(random_per_case, protocol.k)
     return EvalResult(
         k=protocol.k,
-        n_test_cases=len(cases),
-        n_users=int(pd.unique(cases.user_id).size),
-        n_skipped=timeline.n_skipped,
-        n_dropped_items=timeline.n_dropped_items,
+        n_test_cases=len(per_case),
+        n_users=int(pd.unique(per_case["user_id"]).size),
+        n_skipped=n_skipped,
+        n_dropped_items=n_dropped_items,
         metrics=metrics,
         metrics_by_user=metrics_by_user,
         random=random,
@@ -200,16 +284,7 @@ def _rank(
     batches = plan_batches(cases, protocol.chunk_size)
     if progress:
         batches = track(batches, description="ranking", transient=True)
-    scored = score_batches(
-        cases,
-        inventory,
-        unit,
-        protocol.aggregation,
-        protocol.topk,
-        protocol.exclude_consumed,
-        protocol.chunk_size,
-        batches,
-    )
+    scored = score_batches(cases, inventory, unit, protocol, batches)
     results = rank_batches(cases, scored)
     n_candidates = np.zeros(len(cases), dtype=np.int64)
     ranks = np.zeros(len(cases.relevant_items), dtype=np.int64)
@@ -273,5 +348,5 @@ def write_result(
     out_dir = Path(out_dir)
     metrics_path, per_case_path = out_dir / METRICS_FILE, out_dir / PER_CASE_FILE
     write_json_atomic(metrics_path, result.to_json(embeddings_label, dataset_label))
-    write_csv_atomic(result.per_case, per_case_path)
+    write_csv_atomic(result.per_case_rows(), per_case_path)
     return metrics_path, per_case_path

@@ -25,6 +25,7 @@ import torch
 
 from artrec.embeddings import EmbeddingTable
 from artrec.recsys.aggregations import AGGREGATIONS
+from artrec.recsys.config import ProtocolConfig
 from artrec.recsys.protocol import Inventory, TestCases
 from artrec.recsys.stock import Stock, ragged
 
@@ -112,18 +113,16 @@ def score_batches(
     cases: TestCases,
     inventory: Inventory,
     unit: torch.Tensor,
-    aggregation: str,
-    topk: int,
-    exclude_consumed: bool,
-    batch_size: int,
+    protocol: ProtocolConfig,
     batches: Iterable[np.ndarray],
 ) -> Iterator[BatchScores]:
     """Score the cases batch by batch (docs/protocol.md, rules 6-7), yielding row chunks of
     each batch: a chunk is restricted to its candidates when asked for, so a consumer that
     ranks it straight away finds its rows still in cache. Ranks and top-k lists both start
-    here."""
-    stock = Stock(inventory, cases, exclude_consumed, unit.device)
-    work = _Workspace(unit, batch_size, AGGREGATIONS[aggregation](topk), _previous(cases))
+    here. The protocol gives the aggregation, ``exclude_consumed`` and the batch size."""
+    stock = Stock(inventory, cases, protocol.exclude_consumed, unit.device)
+    aggregate = AGGREGATIONS[protocol.aggregation](protocol.topk)
+    work = _Workspace(unit, protocol.chunk_size, aggregate, _previous(cases))
     for batch in batches:
         scores = _scores(cases, batch, work)
         for part in _parts(len(batch), work.step):

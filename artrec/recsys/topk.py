@@ -18,8 +18,8 @@ import torch
 from artrec.data import Dataset
 from artrec.embeddings import EmbeddingTable
 from artrec.recsys.config import ProtocolConfig
-from artrec.recsys.evaluate import TIMELINE_SETTINGS
-from artrec.recsys.protocol import TestCases, build_timeline
+from artrec.recsys.evaluate import protocol_timeline
+from artrec.recsys.protocol import TestCases
 from artrec.recsys.scoring import plan_batches, score_batches, unit_vectors
 
 
@@ -55,8 +55,7 @@ class Recommender:
     ) -> None:
         self.dataset, self.protocol = dataset, protocol
         self.unit, present = unit_vectors(embeddings, dataset.item_ids, protocol.device)
-        settings = {name: getattr(protocol, name) for name in TIMELINE_SETTINGS}
-        self.timeline = build_timeline(dataset, present, source=embeddings.source, **settings)
+        self.timeline = protocol_timeline(dataset, embeddings, present, protocol)
 
     @property
     def cases(self) -> TestCases:
@@ -77,14 +76,7 @@ class Recommender:
         ]
         found: dict[int, CaseRecommendations] = {}
         for part in score_batches(
-            self.cases,
-            self.timeline.inventory,
-            self.unit,
-            protocol.aggregation,
-            protocol.topk,
-            protocol.exclude_consumed,
-            protocol.chunk_size,
-            batches,
+            self.cases, self.timeline.inventory, self.unit, protocol, batches
         ):
             for row, case in enumerate(part.cases.tolist()):
                 if case in wanted:

@@ -1,32 +1,18 @@
-"""Console tables of protocol results (rich). Imported by every command line before it
-parses its arguments, so it imports no torch, pandas or scipy at the top (``--help`` stays
-fast)."""
+"""Console tables of protocol results (rich), printed through artrec.console. Imported by
+every command line before it parses its arguments, so it imports no torch, pandas or scipy
+at the top (``--help`` stays fast)."""
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
-from rich import box
-from rich.console import Console
 from rich.table import Table
+
+from artrec.console import BOX
 
 if TYPE_CHECKING:
     from artrec.recsys.compare import Comparison
     from artrec.recsys.evaluate import EvalResult
-
-PIPE_WIDTH = 80  # a log file read in an 80-column terminal; $COLUMNS overrides it
-BOX = box.SIMPLE_HEAD  # no vertical rules: a comparison of 7 metrics fits 80 columns
-
-
-def make_console() -> Console:
-    """A console for results: the terminal's width, or ``$COLUMNS`` (else PIPE_WIDTH) when
-    output goes to a file or a pipe."""
-    console = Console()
-    if console.is_terminal:
-        return console
-    return Console(width=int(os.environ.get("COLUMNS") or PIPE_WIDTH))
-
 
 SHORT_NAMES = {
     "recall": "R",
@@ -40,14 +26,19 @@ SHORT_NAMES = {
 
 
 def result_table(result: EvalResult, title: str) -> Table:
-    """Metrics per test case, per user, and the exact Random expectation, one column each."""
+    """Metrics per test case, per user, and the exact Random expectation, one column each;
+    with ``protocol.split=time`` the test period's, and the validation period's mean first."""
     table = Table(title=title, title_justify="left", box=BOX)
     table.add_column("metric")
-    for column in ("mean over test cases", "mean over users", "Random (exact)"):
+    columns = ["mean over test cases", "mean over users", "Random (exact)"]
+    if result.val:
+        columns = ["val: mean over cases", *(f"test: {column}" for column in columns)]
+    for column in columns:
         table.add_column(column, justify="right")
     for name, value in result.metrics.items():
         table.add_row(
             name,
+            *([f"{result.val.metrics[name]:.4f}"] if result.val else []),
             f"{value:.4f}",
             f"{result.metrics_by_user[name]:.4f}",
             f"{result.random[name]:.4f}",
@@ -62,6 +53,11 @@ def result_table(result: EvalResult, title: str) -> Table:
             else ""
         )
     )
+    if result.cuts:
+        table.caption += (
+            f"; the test period's (from {result.cuts['test_start']}), validation from "
+            f"{result.cuts['val_start']} ({result.val.n_test_cases} cases)"
+        )
     return table
 
 

@@ -52,6 +52,18 @@ def variant_note(variant: str) -> str:
     return VARIANT_NOTES.get(variant, f"MAP and nDCG: protocol.variant={variant}.")
 
 
+def period_notes(split: dict[str, str] | None) -> list[str]:
+    """With ``protocol.split=time``: the note that the numbers are the test period's and the
+    choices were made on the validation period."""
+    if not split:
+        return []
+    return [
+        f"Test period only (test cases from {split['test_start']}): the runs' settings were "
+        f"chosen on the validation period (from {split['val_start']}), which these numbers "
+        "never include; significance tests use the test period's cases."
+    ]
+
+
 def variant_title(title: str, variant: str) -> str:
     """A table title that names the metric variant of its numbers."""
     return f"{title}, protocol.variant={variant}"
@@ -69,6 +81,7 @@ class Table1:
     correlation: pd.DataFrame
     k: int
     variant: str
+    split: dict[str, str] | None = None
 
     @property
     def n_top1(self) -> int:
@@ -101,6 +114,7 @@ class Table2:
     comparison: Comparison
     runs: pd.DataFrame  # index: run label; columns group, task, tuning, augment, backbone, tasks
     variant: str
+    split: dict[str, str] | None = None
 
 
 def backbone_name(run: Run) -> str:
@@ -147,7 +161,7 @@ def table1(group: RunGroup, comparison: Comparison) -> Table1 | None:
     labels = list(means.columns)
     correlation = correlations(frame["imagenet_top1"].drop(RANDOM), frame[labels].drop(RANDOM))
     title = variant_title(f"Table 1: frozen extractors ({group.title})", group.variant)
-    return Table1(title, frame, correlation, group.k, group.variant)
+    return Table1(title, frame, correlation, group.k, group.variant, group.split)
 
 
 def table2(group: RunGroup, *, alpha: float, n_bootstrap: int, seed: int) -> Table2:
@@ -176,7 +190,7 @@ def table2(group: RunGroup, *, alpha: float, n_bootstrap: int, seed: int) -> Tab
         ]
     ).set_index("run")
     title = variant_title(f"Table 2: all runs ({group.title})", group.variant)
-    return Table2(title, comparison, info, group.variant)
+    return Table2(title, comparison, info, group.variant, group.split)
 
 
 def table1_text(table: Table1) -> list[TextTable]:
@@ -203,6 +217,7 @@ def table1_text(table: Table1) -> list[TextTable]:
         [
             "Bold: best in its column. Random: exact expectation under a random ranking.",
             variant_note(table.variant),
+            *period_notes(table.split),
             *([] if table.has_rq1 else [table.note]),
         ],
         left=2,
@@ -245,7 +260,12 @@ def table2_text(table: Table2) -> TextTable:
         f"Holm-corrected per column, p < {comparison.alpha:g}). Random: exact expectation. "
         f"{100 * (1 - comparison.alpha):g}% bootstrap intervals in the CSV and the figures."
     )
-    notes = [note, "Deep tuning's training augmentation in brackets.", variant_note(table.variant)]
+    notes = [
+        note,
+        "Deep tuning's training augmentation in brackets.",
+        variant_note(table.variant),
+        *period_notes(table.split),
+    ]
     return TextTable(table.title, header, rows, frozenset({len(rows) - 1}), notes, left=2)
 
 

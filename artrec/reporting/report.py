@@ -25,13 +25,13 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from artrec.console import BOX, make_console
 from artrec.data.dataset import Dataset
 from artrec.embeddings import load_embeddings
 from artrec.errors import ArtrecError, ConfigError, ReportError
 from artrec.io import atomic_path, write_text_atomic
 from artrec.recsys.compare import DAGGER
 from artrec.recsys.config import CompareConfig, ProtocolConfig
-from artrec.reporting.console import BOX, make_console
 from artrec.reporting.figures import figure_stem, metric_bars, save_figure, top1_scatter
 from artrec.reporting.galleries import render_galleries
 from artrec.reporting.html_report import Section, render_html
@@ -45,8 +45,9 @@ from artrec.reporting.paper_tables import (
     write_tables,
 )
 from artrec.reporting.run_dirs import find_runs
-from artrec.reporting.runs import CONFIG_FILE, Run, RunGroup, group_runs
+from artrec.reporting.runs import Run, RunGroup, group_runs
 from artrec.reporting.text_tables import Cell, TextTable
+from artrec.rundir import CONFIG_FILE
 
 INDEX = "index.html"
 SCATTER = "imagenet_top1_vs_recall"

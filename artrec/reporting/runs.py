@@ -21,12 +21,20 @@ from artrec.data.config import DatasetConfig
 from artrec.data.csvio import read_string_csv
 from artrec.data.dataset import Dataset, load_dataset
 from artrec.data.source import load_configured_dataset
-from artrec.embeddings import EMBEDDINGS_FILE
 from artrec.errors import ArtrecError, ReportError
 from artrec.recsys.compare import CASE_KEYS
-from artrec.recsys.evaluate import METRICS_FILE, PER_CASE_COLUMNS, PER_CASE_FILE
+from artrec.recsys.evaluate import PER_CASE_COLUMNS
 from artrec.recsys.metrics import METRICS, random_expectation
-from artrec.rundir import CONFIG_FILE
+from artrec.recsys.periods import PERIOD, TEST
+from artrec.rundir import (
+    COMPLETED,
+    CONFIG_FILE,
+    EMBEDDINGS_FILE,
+    FILE_WEIGHTS,
+    METRICS_FILE,
+    PER_CASE_FILE,
+    RANDOM_INIT,
+)
 
 RERUN = "re-run the job, or leave its directory out of the report"
 DATASET_NAMES = {"demo": "the demo gallery"}  # config name -> words for titles
@@ -46,7 +54,7 @@ class Run:
 
     @property
     def completed(self) -> bool:
-        return self.status == "completed"
+        return self.status == COMPLETED
 
     @property
     def error(self) -> str | None:
@@ -123,7 +131,9 @@ class Run:
         backbone = self.backbone
         source = str(self.meta.get("backbone", {}).get("weights_source") or "")
         own = backbone.get("pretrained", True) and not backbone.get("weights")
-        if not (self.frozen and own and source != "random-init" and not source.startswith("file:")):
+        if not (
+            self.frozen and own and source != RANDOM_INIT and not source.startswith(FILE_WEIGHTS)
+        ):
             return None, None
         return backbone.get("imagenet_top1"), backbone.get("imagenet_top5")
 
@@ -148,14 +158,23 @@ class Run:
 
     @cached_property
     def per_case(self) -> pd.DataFrame:
-        """per_case.csv, case keys as written (strings), counts and metrics as numbers."""
+        """per_case.csv, case keys as written (strings), counts and metrics as numbers; of a
+        ``protocol.split=time`` run the test period's cases only (the validation period's
+        chose the hyperparameters)."""
         path = self.path / PER_CASE_FILE
         try:
             frame = read_string_csv(path, required=PER_CASE_COLUMNS)
             frame[NUMERIC] = frame[NUMERIC].apply(pd.to_numeric, errors="raise")
         except (ArtrecError, ValueError) as exc:
             raise ReportError(f"{path}: unreadable per-case results ({exc}); {RERUN}.") from exc
+        if PERIOD in frame.columns:
+            frame = frame[frame[PERIOD] == TEST].drop(columns=PERIOD).reset_index(drop=True)
         return frame
+
+    @property
+    def split(self) -> dict[str, str] | None:
+        """The cut times of a ``protocol.split=time`` run (metrics.json ``split``)."""
+        return self.metrics.get("split")
 
     def dataset(self) -> Dataset:
         """The dataset the run was judged on: rec_eval.dataset, else its dataset config, else
@@ -191,7 +210,13 @@ class RunGroup:
     @property
     def title(self) -> str:
         name = self.runs[0].dataset_name or self.dataset
-        return f"{name}: {self.n_cases} test cases, k={self.k}"
+        period = " of the test period" if self.split else ""
+        return f"{name}: {self.n_cases} test cases{period}, k={self.k}"
+
+    @property
+    def split(self) -> dict[str, str] | None:
+        """The cut times when the runs were judged with ``protocol.split=time``."""
+        return self.runs[0].split
 
     @property
     def per_case(self) -> dict[str, pd.DataFrame]:

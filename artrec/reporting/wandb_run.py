@@ -30,8 +30,17 @@ from artrec.embeddings import EmbeddingTable
 from artrec.errors import ConfigError
 from artrec.models.config import BackboneSpec
 from artrec.recsys.config import ProtocolConfig
+from artrec.recsys.periods import flat_metrics
 from artrec.reporting.galleries import render_galleries
-from artrec.rundir import METRICS_FILE, PER_CASE_FILE, START_DIR
+from artrec.rundir import (
+    METRICS_FILE,
+    PER_CASE_FILE,
+    REC_BY_USER,
+    REC_FINAL,
+    REC_RANDOM,
+    REC_START,
+    START_DIR,
+)
 
 log = logging.getLogger("artrec")
 DEFAULT_HOST = "https://api.wandb.ai"
@@ -187,24 +196,25 @@ class ArtrecWandbLogger(WandbLogger):
 def comparison_rows(
     final: dict[str, Any], start: dict[str, Any] | None
 ) -> tuple[list[str], list[list[Any]]]:
-    """metric / before / after / Random (train), or metric / value / Random (extract)."""
+    """metric / before / after / Random (train), or metric / value / Random (extract); with
+    ``split=time`` a row per period and metric (``val/recall@20``, ``test/recall@20``)."""
+    metrics, random = flat_metrics(final), flat_metrics(final, "random")
     if start is None:
-        rows = [[m, v, final["random"][m]] for m, v in final["metrics"].items()]
-        return ["metric", "value", "random"], rows
-    rows = [
-        [m, start["metrics"].get(m), v, final["random"][m]] for m, v in final["metrics"].items()
-    ]
+        return ["metric", "value", "random"], [[m, v, random[m]] for m, v in metrics.items()]
+    before = flat_metrics(start)
+    rows = [[m, before.get(m), v, random[m]] for m, v in metrics.items()]
     return ["metric", "before", "after", "random"], rows
 
 
 def summary_values(final: dict[str, Any], start: dict[str, Any] | None) -> dict[str, Any]:
     """``rec/*`` (means over test cases), ``rec_by_user/*``, ``rec_random/*``, train's
-    ``rec_start/*`` and the ``protocol/*`` counts; undefined (null) averages are left out."""
+    ``rec_start/*`` and the ``protocol/*`` counts; undefined (null) averages are left out.
+    With ``split=time`` each has a ``val/`` and a ``test/`` key per metric."""
     values = {
-        **{f"rec/{m}": v for m, v in final["metrics"].items()},
-        **{f"rec_by_user/{m}": v for m, v in final["metrics_by_user"].items()},
-        **{f"rec_random/{m}": v for m, v in final["random"].items()},
-        **{f"rec_start/{m}": v for m, v in (start or {}).get("metrics", {}).items()},
+        **{f"{REC_FINAL}/{m}": v for m, v in flat_metrics(final).items()},
+        **{f"{REC_BY_USER}/{m}": v for m, v in flat_metrics(final, "metrics_by_user").items()},
+        **{f"{REC_RANDOM}/{m}": v for m, v in flat_metrics(final, "random").items()},
+        **{f"{REC_START}/{m}": v for m, v in (flat_metrics(start) if start else {}).items()},
         **{f"protocol/{key}": final[key] for key in ("n_test_cases", "n_users", "n_skipped")},
     }
     return {key: value for key, value in values.items() if value is not None}

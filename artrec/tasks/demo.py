@@ -21,10 +21,10 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from artrec.console import make_console
 from artrec.data.config import DatasetConfig
 from artrec.data.source import load_configured_dataset
 from artrec.data.summary import summarize, summary_table
-from artrec.reporting.console import make_console
 from artrec.reporting.report import write_report
 from artrec.tasks import config_store, extract, train
 from artrec.tasks.jobs import run_job

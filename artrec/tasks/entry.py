@@ -1,7 +1,7 @@
 """The one bridge between a Hydra entry script and a task's ``run(cfg)``.
 
-Importing it registers the sweep directory resolvers (``artrec.tasks.sweeps``), which
-the configs under ``conf/hydra/`` use, before Hydra composes them. It imports no torch,
+Each entry script calls :func:`register_resolvers` (the sweep directory names that
+``conf/hydra/`` uses) before Hydra composes, then ``run_task``. It imports no torch,
 Lightning, timm or W&B: ``--help``, ``--cfg job`` and tab completion never load them; a
 task's module is imported when the task runs.
 """
@@ -25,6 +25,9 @@ from artrec.errors import ArtrecError, ConfigError, RunDirError
 from artrec.rundir import ensure_writable
 from artrec.tasks import sweeps
 from artrec.tasks.jobs import JobInfo, Task, describe, run_job
+from artrec.tasks.sweeps import register_resolvers
+
+__all__ = ["register_resolvers", "run_task"]
 
 log = logging.getLogger("artrec")
 SPAWNING_STRATEGIES = frozenset({"ddp_spawn", "ddp_fork", "ddp_notebook"})

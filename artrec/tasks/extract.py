@@ -17,6 +17,7 @@ from rich.console import Console
 from torch import nn
 
 import artrec
+from artrec.console import make_console
 from artrec.data.config import ImageCacheConfig
 from artrec.data.dataset import Dataset
 from artrec.data.fingerprint import dataset_inputs
@@ -38,11 +39,12 @@ from artrec.models.color_histogram import ColorHistogramTransform
 from artrec.models.config import COLOR_HISTOGRAM
 from artrec.models.embedder import embed_images
 from artrec.recsys.evaluate import evaluate, write_result
-from artrec.reporting.console import make_console, result_table
-from artrec.rundir import file_input
+from artrec.reporting.console import result_table
+from artrec.rundir import SHARDS_DIR, file_input
 from artrec.tasks.configs import ExtractConfig
 from artrec.tasks.jobs import Task
 from artrec.tasks.loggers import open_loggers, publish_results
+from artrec.tasks.objective import in_multirun, objective_value
 
 
 def inputs(cfg: ExtractConfig) -> dict[str, str]:
@@ -88,7 +90,10 @@ def _run(cfg: ExtractConfig, out: Path, loggers: list[Logger]) -> float | None:
     write_result(result, out, embeddings_label=str(target), dataset_label=str(dataset.root))
     publish_results(loggers, out, dataset=dataset, table=table, protocol=protocol)
     console.print(result_table(result, title=f"{table.meta.get('backbone', {}).get('name')}"))
-    return result.metrics[f"recall@{protocol.k}"]
+    objective = f"rec/recall@{protocol.k}"  # with split=time, the validation period's
+    return objective_value(
+        result.logged_metrics(), objective, protocol.split, multirun=in_multirun()
+    )
 
 
 def _reusable(target: Path, fingerprint: str) -> EmbeddingTable | None:
@@ -149,7 +154,7 @@ def _extract(
         images,
         encoder,
         trainer_cfg=dataclasses.asdict(cfg.trainer),
-        shard_dir=Path(cfg.output_dir) / ".extract_shards",
+        shard_dir=Path(cfg.output_dir) / SHARDS_DIR,
         batch_size=cfg.embed_batch_size,
         num_workers=cfg.num_workers,
         progress=cfg.progress,

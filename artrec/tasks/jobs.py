@@ -28,10 +28,10 @@ from typing import Any
 import yaml
 from omegaconf import OmegaConf
 
+from artrec.console import make_console
 from artrec.errors import ArtrecError, RunDirError, preview
 from artrec.faults import fault_point
 from artrec.io import stable_hash, write_json_atomic, write_text_atomic
-from artrec.reporting.console import make_console
 from artrec.rundir import (
     COMPLETED,
     CONFIG_FILE,

@@ -16,9 +16,10 @@ from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.loggers.logger import rank_zero_experiment
 
 from artrec.data.dataset import Dataset
-from artrec.embeddings import EMBEDDINGS_FILE, EmbeddingTable, load_embeddings
+from artrec.embeddings import EmbeddingTable, load_embeddings
 from artrec.errors import ConfigError
 from artrec.recsys.config import ProtocolConfig
+from artrec.rundir import EMBEDDINGS_FILE
 from artrec.tasks.configs import ExtractConfig, TrainConfig
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from artrec.console import make_console
 from artrec.data.fingerprint import dataset_inputs
 from artrec.data.source import load_configured_dataset
 from artrec.embeddings import find_embedding_files, load_embeddings
@@ -18,10 +19,11 @@ from artrec.faults import fault_point
 from artrec.recsys.compare import compare_systems, write_comparison
 from artrec.recsys.config import CompareConfig
 from artrec.recsys.evaluate import EvalResult, evaluate, write_result
-from artrec.reporting.console import comparison_table, make_console, result_table
+from artrec.reporting.console import comparison_table, result_table
 from artrec.rundir import SYSTEMS_DIR, file_digest
 from artrec.tasks.configs import RecommendEvalConfig
 from artrec.tasks.jobs import Task
+from artrec.tasks.objective import in_multirun, objective_value
 
 
 def inputs(cfg: RecommendEvalConfig) -> dict[str, str]:
@@ -35,7 +37,8 @@ def inputs(cfg: RecommendEvalConfig) -> dict[str, str]:
 
 def run(cfg: RecommendEvalConfig) -> float:
     """Evaluate every embeddings file ``cfg.embeddings`` names; return the sweep objective
-    (recall@k of the only system, or the best recall@k of several)."""
+    (recall@k of the only system, or the best recall@k of several; with
+    ``protocol.split=time`` the validation period's)."""
     console = make_console()
     dataset = load_configured_dataset(cfg.dataset, require_purchases=True)
     protocol = cfg.protocol
@@ -53,8 +56,11 @@ def run(cfg: RecommendEvalConfig) -> float:
     if len(results) > 1:
         _compare(results, cfg.compare, out, console)
     console.print(f"Results written to {out}")
-    objective = f"recall@{protocol.k}"
-    return max(result.metrics[objective] for result in results.values())
+    objective, multirun = f"rec/recall@{protocol.k}", in_multirun()
+    return max(
+        objective_value(result.logged_metrics(), objective, protocol.split, multirun=multirun)
+        for result in results.values()
+    )
 
 
 def _compare(

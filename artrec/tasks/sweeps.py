@@ -1,10 +1,11 @@
-"""Hydra sweeps: stable, readable directories and the end-of-sweep summary (``sweep.csv``).
+"""Hydra sweeps: stable, readable directories and the end-of-sweep summary (``sweep.csv``,
+and with ``protocol.split=time`` the best job's test-period numbers).
 
 A sweep lands in ``outputs/<script>/multirun/<sweep name>/<job name>``: the sweep name is
 its ``group`` or else its command-line overrides, the job name the job's own overrides
 (not Hydra's numbered ``override_dirname``), so running the same command again finds the same
-directories and skips the completed jobs (``jobs.run_job``). The resolvers are registered
-when this module is imported (``artrec.tasks.entry`` imports it), before Hydra composes.
+directories and skips the completed jobs (``jobs.run_job``). Importing this module registers
+nothing: each entry script calls :func:`register_resolvers` before Hydra composes.
 """
 
 from __future__ import annotations
@@ -23,9 +24,17 @@ from omegaconf import DictConfig, OmegaConf
 from rich.markup import escape
 from rich.table import Table
 
+from artrec.console import make_console
 from artrec.io import stable_hash, write_json_atomic, write_text_atomic
-from artrec.reporting.console import make_console
-from artrec.rundir import CONFIG_FILE, RUN_FILE, now_iso, read_run
+from artrec.rundir import (
+    COMPLETED,
+    CONFIG_FILE,
+    FAILED,
+    METRICS_FILE,
+    RUN_FILE,
+    now_iso,
+    read_run,
+)
 from artrec.tasks.jobs import FINGERPRINT_IGNORED, JobInfo, is_writer
 
 log = logging.getLogger("artrec")
@@ -79,9 +88,6 @@ def register_resolvers() -> None:
     OmegaConf.register_new_resolver("artrec.job_name", job_name, replace=True)
 
 
-register_resolvers()
-
-
 def record_failure(job: JobInfo, error: str) -> None:
     """Mark a sweep's job as failed in its latest attempt, wherever it failed (also before
     it could run, when its run.json, maybe a completed one, is left as it was)."""
@@ -126,7 +132,7 @@ def sweep_rows(sweep_dir: Path) -> list[JobRow]:
         record = read_run(sweep_dir / job) or {"status": "incomplete"}
         failure = failures.get(job)
         if failure is not None:
-            record = {**record, "status": "failed", "objective": None, "error": failure["error"]}
+            record = {**record, "status": FAILED, "objective": None, "error": failure["error"]}
         rows.append(
             JobRow(
                 job=job,
@@ -168,6 +174,29 @@ def summary_table(rows: list[JobRow], title: str) -> Table:
     return table
 
 
+def best_job(sweep_dir: Path, rows: list[JobRow], direction: str = "maximize") -> str | None:
+    """When the best completed job (by objective) carries a validation and a test period
+    (``protocol.split=time``): its name, objective, and test-period numbers, which the
+    search never saw. ``None`` otherwise."""
+    done = [row for row in rows if row.status == COMPLETED and row.objective is not None]
+    if not done:
+        return None
+    pick = min if direction == "minimize" else max
+    best = pick(done, key=lambda row: row.objective)
+    metrics_file = sweep_dir / best.job / METRICS_FILE
+    final = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+    if "split" not in final:
+        return None
+    numbers = "  ".join(
+        f"{name} {value:.4f}" for name, value in final["metrics"].items() if value is not None
+    )
+    return (
+        f"Best job by the validation objective ({best.objective:.4f}): {best.job}\n"
+        f"Its test period (from {final['split']['test_start']}, {final['n_test_cases']} "
+        f"cases, never seen by the search): {numbers}"
+    )
+
+
 class SweepSummary(Callback):
     """At the end of a multirun: the jobs' table, ``sweep.csv``, and exit status 1 when a
     job of this sweep failed (the jobs themselves never stop the sweep: ``run_task``)."""
@@ -188,6 +217,10 @@ class SweepSummary(Callback):
         console = make_console()
         console.print(summary_table(rows, f"Sweep: {len(rows)} jobs, {len(failed)} failed now"))
         console.print(f"Summary: {sweep_dir / SUMMARY_FILE}", markup=False)
+        direction = OmegaConf.select(config, "hydra.sweeper.direction", default="maximize")
+        best = best_job(sweep_dir, rows, str(direction))
+        if best:
+            console.print(best, markup=False, highlight=False, soft_wrap=True)
         if failed:
             log.error("%d job(s) of this sweep failed: %s", len(failed), ", ".join(failed))
             raise SystemExit(1)

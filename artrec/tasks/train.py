@@ -2,13 +2,15 @@
 
 The evaluation callback writes the starting embedding's results under ``start/`` and the
 fine-tuned one's (``embeddings.npz``, ``metrics.json``, ``per_case.csv``) in the run
-directory; ``run`` prints before / after / Random and returns the configured objective.
+directory and prints before / after / Random; ``run`` returns the configured objective
+from the metrics the callback left in the trainer (``callback_metrics``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
+import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +18,11 @@ import numpy as np
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import Logger
-from rich.table import Table
 
 from artrec.callbacks.model_summary import CompactModelSummary
 from artrec.callbacks.rec_eval import RecEvalCallback
 from artrec.callbacks.reproducible import ReproducibleEpochs
+from artrec.console import make_console
 from artrec.data.dataset import Dataset
 from artrec.data.fingerprint import dataset_inputs
 from artrec.data.image_check import check_images
@@ -28,11 +30,11 @@ from artrec.data.source import load_configured_dataset
 from artrec.errors import ConfigError
 from artrec.models.checkpoints import read_checkpoint
 from artrec.models.log_progress import progress_callbacks
-from artrec.reporting.console import BOX, make_console
-from artrec.rundir import CHECKPOINTS_DIR, LAST_CHECKPOINT, METRICS_FILE, START_DIR, file_input
+from artrec.rundir import CHECKPOINTS_DIR, LAST_CHECKPOINT, REC_FINAL, file_input
 from artrec.tasks.configs import TrainConfig
 from artrec.tasks.jobs import Task
 from artrec.tasks.loggers import open_loggers, publish_results
+from artrec.tasks.objective import in_multirun, objective_value
 from artrec.tasks.quiet import SHALLOW_EVAL_MODE
 from artrec.tasks.training_data import build_datamodule, rec_inputs
 
@@ -57,7 +59,8 @@ def inputs(cfg: TrainConfig) -> dict[str, str]:
 
 
 def run(cfg: TrainConfig) -> float | None:
-    """Fit, evaluate, print; return ``cfg.objective`` (e.g. ``rec/recall@20``)."""
+    """Fit, evaluate, print; return ``cfg.objective`` (e.g. ``rec/recall@20``, with
+    ``protocol.split=time`` the validation period's: artrec.tasks.objective)."""
     if cfg.tuning.mode == "frozen":
         raise ConfigError(
             "tuning=frozen trains nothing: embed with python extract.py backbone=... instead."
@@ -96,7 +99,7 @@ def _fit(cfg: TrainConfig, out: Path, loggers: list[Logger]) -> float | None:
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     if not trainer.is_global_zero:
         return None
-    objective = _report(out, cfg.objective)
+    objective = _objective(trainer.callback_metrics, cfg.objective, cfg.protocol.split)
     publish_results(loggers, out, dataset=rec_dataset, protocol=cfg.protocol)
     return objective
 
@@ -162,25 +165,14 @@ def _rec_dataset(cfg: TrainConfig, dataset: Dataset) -> Dataset:
     return load_configured_dataset(other, require_purchases=True) if other else dataset
 
 
-def _report(out: Path, objective: str) -> float:
-    """Print before / after / Random; return the objective from the final metrics.json."""
-    final = json.loads((out / METRICS_FILE).read_text())
-    start_file = out / START_DIR / METRICS_FILE
-    start = json.loads(start_file.read_text()) if start_file.is_file() else None
-    table = Table(
-        title=f"Recommendation before and after fine-tuning ({out})", title_justify="left", box=BOX
-    )
-    for column in ("metric", "before (backbone)", "after (shared layer)", "Random (exact)"):
-        table.add_column(column, justify="left" if column == "metric" else "right")
-    for name, value in final["metrics"].items():
-        before = f"{start['metrics'][name]:.4f}" if start else "-"
-        table.add_row(name, before, f"{value:.4f}", f"{final['random'][name]:.4f}")
-    table.caption = f"{final['n_test_cases']} test cases, {final['n_users']} users"
-    make_console().print(table)
-    metric = objective.split("/", 1)[-1]
-    if metric not in final["metrics"]:
-        raise ConfigError(f"objective={objective!r}: use rec/<one of {list(final['metrics'])}>.")
-    return float(final["metrics"][metric])
+def _objective(metrics: Mapping[str, Any], objective: str, split: str) -> float | None:
+    """``objective`` from the final evaluation's metrics that RecEvalCallback left in the
+    trainer's ``callback_metrics`` (``rec/<metric>``, with ``split=time`` ``rec/val/...``
+    and ``rec/test/...``); a test-period objective in a sweep is warned about."""
+    prefix = f"{REC_FINAL}/"
+    final = {k.removeprefix(prefix): float(v) for k, v in metrics.items() if k.startswith(prefix)}
+    value = objective_value(final, objective, split, multirun=in_multirun())
+    return None if value is None or math.isnan(value) else value  # undefined: null, as on disk
 
 
 TASK = Task("train", run, inputs, resumable=True, schema=TrainConfig)

@@ -49,7 +49,7 @@ def test_single_process_then_ddp_sim_give_the_same_file(dataset_root, tmp_path):
     ddp = load_embeddings(tmp_path / "ddp/embeddings.npz")
     assert ddp.item_ids.tolist() == single.item_ids.tolist()
     np.testing.assert_allclose(ddp.vectors, single.vectors, rtol=1e-5, atol=1e-6)
-    assert not (tmp_path / "ddp/.extract_shards").exists()
+    assert not (tmp_path / "ddp/.shards").exists()
 
     again = extract(dataset_root, tmp_path / "one")
     assert "a completed extract run of these settings and inputs" in again.stdout

@@ -19,11 +19,16 @@ from hydra.utils import get_class, instantiate
 from omegaconf import OmegaConf
 from submitit.slurm.slurm import _make_sbatch_string
 
-from artrec.tasks import entry  # noqa: F401  (registers the resolvers, as the entry scripts do)
+from artrec.tasks.sweeps import register_resolvers
 from tests.fixtures import write_image_dataset
 from tests.integration.cli import REPO, run_cli
 
 RUN_FILES = ("run.json", "config.yaml", "metrics.json", "per_case.csv", "embeddings.npz")
+
+
+@pytest.fixture(autouse=True)
+def resolvers():
+    register_resolvers()  # as the entry scripts do before Hydra composes
 
 
 def read_json(path: Path) -> dict:
@@ -68,6 +73,8 @@ def test_two_by_two_train_sweep_then_rerun_skips(tmp_path):
         assert summary[name]["status"] == "completed"
         assert float(summary[name]["objective"]) == pytest.approx(recall)
     assert "Sweep: 4 jobs, 0 failed" in first.stdout
+    # the objective (protocol.split=none) is a whole-timeline number: named once, loudly
+    assert (first.stdout + first.stderr).count("TEST-SET LEAK: this sweep's objective") == 1
 
     # every file of the runs untouched (the job logs are appended to)
     files = [p for name in jobs for p in (sweep / name).rglob("*") if p.suffix != ".log"]

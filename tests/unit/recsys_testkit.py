@@ -31,16 +31,19 @@ def run(dataset: Dataset, vectors: dict[str, list[float]], **protocol) -> EvalRe
     return evaluate(dataset, table(vectors), ProtocolConfig(**protocol))
 
 
-def random_shop(root: Path, seed: int, n_items: int = 14, n_users: int = 5) -> Dataset:
+def random_shop(
+    root: Path, seed: int, n_items: int = 14, n_users: int = 5, n_purchases: int | None = None
+) -> Dataset:
     """A small random shop: colliding times, some upload times missing, a partly empty
-    ``unique`` column, repeated purchases (prints)."""
+    ``unique`` column, repeated purchases (prints); 12 to 21 purchases unless given."""
     rng = np.random.default_rng(seed)
     unique = rng.choice(["true", "false", ""], size=n_items, p=[0.2, 0.2, 0.6])
     upload = [str(t) if rng.random() < 0.7 else "" for t in rng.integers(0, 12, n_items)]
     items = ["item_id,upload_time,unique"]
     items += [f"i{i},{upload[i]},{unique[i]}" for i in rng.permutation(n_items)]
     purchases = ["user_id,item_id,time"]
-    for _ in range(int(rng.integers(12, 22))):
+    drawn = int(rng.integers(12, 22))
+    for _ in range(n_purchases or drawn):
         user, item, time = rng.integers(n_users), rng.integers(n_items), rng.integers(0, 15)
         purchases.append(f"u{user},i{item},{time}")
     return write_dataset(root, "\n".join(items), "\n".join(purchases))

@@ -14,8 +14,8 @@ from recsys_testkit import exact_vectors, random_shop, run
 
 from artrec.data.config import DatasetConfig
 from artrec.errors import ConfigError
-from artrec.recsys.config import CHOICES, MINIMUM, ProtocolConfig
-from artrec.recsys.evaluate import PER_CASE_COLUMNS
+from artrec.recsys.config import CHOICES, FRACTIONS, MINIMUM, ProtocolConfig
+from artrec.recsys.evaluate import PER_CASE_COLUMNS, PERIOD_KEYS
 from artrec.recsys.metrics import METRICS, metric_key
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,6 +58,8 @@ def test_the_settings_table_has_every_setting_with_the_codes_default_and_values(
             assert named == list(CHOICES[key]), key
         elif key in MINIMUM:
             assert values.strip() == f"integer >= {MINIMUM[key]}", key
+        elif key in FRACTIONS:
+            assert values.startswith("number in (0, 1)"), key
         else:
             assert named == ["true", "false"], key
 
@@ -100,4 +102,13 @@ def test_the_output_fields_are_what_a_run_writes(tmp_path):
     assert list(example) == list(payload)
     assert list(example["metrics"]) == list(payload["metrics"])
     columns = KEY_ROW.findall(section("outputs.md", "## per_case.csv"))
-    assert columns == list(PER_CASE_COLUMNS) == list(result.per_case.columns)
+    assert columns[:-1] == list(PER_CASE_COLUMNS) == list(result.per_case.columns)
+    shop = random_shop(tmp_path / "split", seed=2, n_items=30, n_users=6, n_purchases=80)
+    split = run(shop, exact_vectors(shop.item_ids.tolist(), seed=2), split="time")
+    assert columns == list(split.per_case_rows().columns)
+    payload = split.to_json("e.npz", "ROOT")
+    blocks = re.findall(r"```json\n(.*?)```", text("outputs.md"), re.S)
+    example = json.loads(blocks[1])
+    assert list(example)[1:] == list(payload)[-2:] == ["split", "val"]
+    assert list(example["split"]) == list(payload["split"])
+    assert list(example["val"]) == list(payload["val"]) == list(PERIOD_KEYS)

@@ -13,11 +13,12 @@ from recsys_testkit import exact_vectors, random_shop, table
 from torch.utils.data import DataLoader, TensorDataset
 
 from artrec import progress
+from artrec.console import PIPE_WIDTH, make_console
 from artrec.models.log_progress import LogProgress, compact_metrics
 from artrec.recsys.compare import compare_systems
 from artrec.recsys.config import ProtocolConfig
 from artrec.recsys.evaluate import evaluate
-from artrec.reporting.console import PIPE_WIDTH, comparison_table, make_console
+from artrec.reporting.console import comparison_table
 
 
 def fake_clock(step: float):

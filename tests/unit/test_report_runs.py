@@ -17,8 +17,10 @@ from report_testkit import (
     write_run,
 )
 
-from artrec.errors import ReportError
+from artrec.errors import ComparisonError, ReportError
+from artrec.recsys.compare import compare_systems
 from artrec.recsys.config import ProtocolConfig
+from artrec.recsys.evaluate import evaluate
 from artrec.reporting.paper_tables import table2, table2_text
 from artrec.reporting.run_dirs import find_runs, load_run
 from artrec.reporting.runs import group_runs
@@ -195,3 +197,35 @@ def test_deep_runs_show_their_augmentation_in_table2(tmp_path):
         "shallow",
         "deep (none)",
     )
+
+
+def test_split_runs_are_compared_on_the_test_period_chosen_on_validation(tmp_path):
+    dataset, sweep = shared_sweep()
+    deep = yaml.safe_load((sweep / "deep" / "config.yaml").read_text())
+    split = ProtocolConfig(split="time")
+    for name, noise in (("sharp", 0.3), ("blurred", 2.0)):
+        table = vectors(dataset, noise, 5)
+        write_run(tmp_path / name, dataset, table, {**deep, "run_name": name}, protocol=split)
+    [group] = group_runs(find_runs([tmp_path]))
+    metrics = group.runs[0].metrics
+    written = pd.read_csv(tmp_path / "sharp" / "per_case.csv", dtype=str)
+    assert (written["period"] == "val").sum() == metrics["val"]["n_test_cases"] > 0
+    assert group.n_cases == metrics["n_test_cases"] == (written["period"] == "test").sum()
+    assert "test cases of the test period" in group.title
+    t2 = table2(group, alpha=0.05, n_bootstrap=10, seed=0)
+    assert t2.comparison.n_cases == metrics["n_test_cases"]
+    for run in group.runs:  # the table's means are the test period's, as in metrics.json
+        means = t2.comparison.table.loc[run.label].xs("mean", level=1)
+        assert means["recall@20"] == pytest.approx(run.metrics["metrics"]["recall@20"])
+        assert means["recall@20"] != pytest.approx(run.metrics["val"]["metrics"]["recall@20"])
+    notes = " ".join(table2_text(t2).notes)
+    assert f"test cases from {metrics['split']['test_start']}" in notes
+    assert "chosen on the validation period" in notes
+
+
+def test_comparing_validation_cases_is_refused(tmp_path):
+    dataset, _ = shared_sweep()
+    result = evaluate(dataset, vectors(dataset, 0.3, 5), ProtocolConfig(split="time"))
+    rows = result.per_case_rows()
+    with pytest.raises(ComparisonError, match="holds validation-period cases"):
+        compare_systems({"a": rows, "b": rows}, rows, 20)

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 import torch
 
-from artrec.callbacks.distributed_embed import gather_on_rank_zero
 from artrec.data.datamodule import ArtDataModule
 from artrec.data.feature_cache import cached_features
 from artrec.data.splits import assign_splits
@@ -57,8 +56,3 @@ def test_datamodule_keeps_labelled_usable_rows():
     assert x.tolist() == [[4.0, 5.0]] and y.tolist() == [[1.0, 0.5]]
     with pytest.raises(DatasetError, match="'val' split"):
         ArtDataModule(targets=targets, splits=np.array(["train"] * 5), features=features)
-
-
-def test_gather_in_one_process_sorts_rows():
-    rows, vectors = gather_on_rank_zero(np.array([2, 0]), np.array([[2.0], [0.0]]))
-    assert rows.tolist() == [0, 2] and vectors.ravel().tolist() == [0.0, 2.0]

@@ -142,3 +142,28 @@ def test_comparison_rows_train_and_extract():
         ["metric", "value", "random"],
         [["recall@20", 0.5, 0.25], ["auc", 0.75, 0.5]],
     )
+
+
+def test_split_runs_log_both_periods():
+    val = {
+        "n_test_cases": 9,
+        "n_users": 2,
+        "metrics": {"recall@20": 0.0625},
+        "metrics_by_user": {"recall@20": 0.125},
+        "random": {"recall@20": 0.03125},
+    }
+    final = {**FINAL, "metrics": {"recall@20": 0.5}, "val": val, "split": {"val_start": "1"}}
+    final = {**final, "metrics_by_user": {"recall@20": 0.4}, "random": {"recall@20": 0.25}}
+    values = summary_values(final, None)
+    assert {key: values[key] for key in values if "recall" in key} == {
+        "rec/val/recall@20": 0.0625,
+        "rec/test/recall@20": 0.5,
+        "rec_by_user/val/recall@20": 0.125,
+        "rec_by_user/test/recall@20": 0.4,
+        "rec_random/val/recall@20": 0.03125,
+        "rec_random/test/recall@20": 0.25,
+    }
+    assert comparison_rows(final, None)[1] == [
+        ["val/recall@20", 0.0625, 0.03125],
+        ["test/recall@20", 0.5, 0.25],
+    ]
