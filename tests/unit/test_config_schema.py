@@ -179,3 +179,17 @@ def test_help_lists_only_the_groups_the_script_uses(script, groups):
     done = _script(script, "--help")
     listed = done.stdout.split("(group=option)\n\n", 1)[1].split("\n\n", 1)[0]
     assert [line.split(":")[0] for line in listed.splitlines()] == groups
+
+
+def test_importing_the_config_store_registers_nothing():
+    probe = (
+        "from hydra.core.config_store import ConfigStore\n"
+        "from omegaconf import OmegaConf\n"
+        "import artrec.tasks.config_store\n"
+        "print('train_schema.yaml' in ConfigStore.instance().repo,"
+        " OmegaConf.has_resolver('artrec.basename'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.split() == ["False", "False"], done.stderr
