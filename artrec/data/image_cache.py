@@ -28,6 +28,7 @@ from torch.utils.data import Dataset as TorchDataset
 from torchvision import transforms as T
 
 from artrec.data.image_check import DECODE_ERRORS, read_rgb
+from artrec.errors import ConfigError
 from artrec.faults import fault_point
 from artrec.io import cache_root, stable_hash
 from artrec.progress import track
@@ -125,11 +126,18 @@ def open_image_cache(
 
 
 def _build(
-    folder: Path, paths: Sequence[str | None], resize: T.Resize, *, num_workers: int, progress
+    folder: Path, paths: Sequence[str | None], resize: T.Resize, *, num_workers: int, progress: bool
 ) -> None:
     """Resize every image into a temporary folder, then rename it to ``folder``."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the image cache in {folder.parent} ({exc.strerror}): set ARTREC_CACHE "
+            "to a writable folder, or switch the cache off (data.image_cache=false, extract.py's "
+            "image_cache=false)."
+        ) from exc
     try:
         loader = DataLoader(
             _Resized(paths, resize), batch_size=None, num_workers=num_workers, shuffle=False

@@ -23,7 +23,7 @@ from artrec.data.image_cache import (
     open_image_cache,
 )
 from artrec.data.images import ItemImages
-from artrec.errors import CorruptImageError
+from artrec.errors import ConfigError, CorruptImageError
 from artrec.models.augment import build_augmentation
 from artrec.models.color_histogram import ColorHistogramTransform
 
@@ -179,3 +179,9 @@ def test_the_datamodule_reads_every_split_from_the_cache(gallery, tmp_path):
     for loader in (dm.train_dataloader(), dm.val_dataloader(), dm.test_dataloader()):
         pixels, targets = next(iter(loader))
         assert pixels.shape[1:] == (3, 64, 64) and len(pixels) == len(targets)
+
+
+def test_an_unwritable_cache_folder_is_a_one_line_error(gallery, tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match=r"cannot write the image cache in .*file.*ARTREC_CACHE"):
+        open_image_cache(tmp_path / "file" / "c", gallery, cache_resize(eval_transform()))
