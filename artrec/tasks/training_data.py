@@ -122,5 +122,6 @@ def rec_inputs(
     if features is not None:
         return features
     transform = module.backbone.transform(training=False)
-    cache = cache or image_cache(cfg, judged, transform)
+    if cache is None:
+        cache = image_cache(cfg, judged, transform)
     return ItemImages(judged.items["image"].tolist(), transform, cache=cache)
