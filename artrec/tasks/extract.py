@@ -19,6 +19,7 @@ import artrec
 from artrec.console import make_console
 from artrec.data.dataset import Dataset
 from artrec.data.fingerprint import dataset_inputs
+from artrec.data.image_cache import image_cache_for
 from artrec.data.images import ItemImages
 from artrec.data.source import load_configured_dataset
 from artrec.embeddings import (
@@ -30,7 +31,7 @@ from artrec.embeddings import (
 )
 from artrec.errors import ArtrecError, ConfigError
 from artrec.faults import fault_point
-from artrec.io import cache_root, stable_hash
+from artrec.io import stable_hash
 from artrec.models.backbone import BackboneSpec, build_backbone
 from artrec.models.checkpoints import read_checkpoint
 from artrec.models.color_histogram import ColorHistogramTransform
@@ -141,14 +142,16 @@ def _extract(
     encoder, transform, backbone_meta = _encoder(cfg)
     if "image" not in dataset.items.columns:
         raise ConfigError(f"{dataset.root}/items.csv has no 'image' column: nothing to embed.")
-    cache = cfg.get("image_cache") or {}
-    images = ItemImages(
-        dataset.items["image"].tolist(),
+    paths = dataset.items["image"].tolist()
+    cache = image_cache_for(
+        paths,
         transform,
-        on_error=cfg["dataset"].get("image_errors", "skip"),
-        cache_dir=_cache_dir(cache) if cache.get("enabled") else None,
-        max_side=int(cache.get("max_side", 512)),
+        enabled=bool(cfg.get("image_cache", True)),
+        num_workers=int(cfg.get("num_workers", 2)),
+        progress=bool(cfg.get("progress", True)),
     )
+    on_error = cfg["dataset"].get("image_errors", "skip")
+    images = ItemImages(paths, transform, on_error=on_error, cache=cache)
     started = time.perf_counter()
     merged = embed_images(
         images,
@@ -181,10 +184,6 @@ def _extract(
         },
     }
     return embedded_table(ids, rows, vectors, meta, source=str(cfg["output_dir"]))
-
-
-def _cache_dir(cache: dict[str, Any]) -> Path:
-    return Path(cache["dir"]) if cache.get("dir") else cache_root() / "images"
 
 
 TASK = Task("extract", run, inputs)

@@ -64,7 +64,7 @@ FINGERPRINT_IGNORED = (
     "data.num_workers",
     "batch_size",
     "rec_eval.batch_size",
-    "image_cache.dir",
+    "image_cache",
     "dataset.cache_dir",
 )
 _ABSENT = object()  # a key only one of two configs has

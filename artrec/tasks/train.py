@@ -76,6 +76,14 @@ def _fit(cfg: dict[str, Any], out: Path, loggers: list[Logger]) -> float | None:
     module, datamodule, features = build_datamodule(cfg, dataset, usable)
     rec_dataset = _rec_dataset(cfg, dataset)
     protocol = ProtocolConfig.from_dict(cfg["protocol"])
+    same = rec_dataset is dataset  # then the training data's features and image cache serve
+    rec_items = rec_inputs(
+        cfg,
+        module,
+        rec_dataset,
+        features if same else None,
+        datamodule.image_cache if same else None,
+    )
     callbacks = [
         ModelCheckpoint(
             dirpath=out / CHECKPOINTS_DIR,
@@ -91,7 +99,7 @@ def _fit(cfg: dict[str, Any], out: Path, loggers: list[Logger]) -> float | None:
         ),
         RecEvalCallback(
             rec_dataset,
-            rec_inputs(module, rec_dataset, features if rec_dataset is dataset else None),
+            rec_items,
             protocol,
             out,
             at_start=bool(cfg["rec_eval"]["at_start"]),
