@@ -22,8 +22,13 @@ BENCHMARKS = (
     ("bench_train.py",),
     ("bench_cost.py",),
     ("bench_augment.py",),
+    ("bench_image_cache.py",),
 )
-QUICK = {"bench_cost.py": ["--steps", "1"], "bench_augment.py": ["--quick"]}
+QUICK = {
+    "bench_cost.py": ["--steps", "1"],
+    "bench_augment.py": ["--quick"],
+    "bench_image_cache.py": ["--images", "90", "--rounds", "1", "--batches", "2"],
+}
 
 
 def main() -> int:

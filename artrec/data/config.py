@@ -1,6 +1,6 @@
 """The data settings as typed dataclasses: which dataset (``DatasetConfig``, the ``dataset``
-group), how training reads it (``DataConfig``, the ``data`` node) and the image cache of
-extraction (``ImageCacheConfig``). Registered with Hydra by ``artrec.tasks.config_store``."""
+group) and how training reads it (``DataConfig``, the ``data`` node). Registered with Hydra
+by ``artrec.tasks.config_store``."""
 
 from __future__ import annotations
 
@@ -39,19 +39,11 @@ class DatasetConfig:
 @dataclass
 class DataConfig:
     """How training reads the dataset: images per training (and validation) step, loader
-    workers, and the split used when items.csv has no split column."""
+    workers, the image cache (each image decoded and resized once into
+    $ARTREC_CACHE/images), and the split used when items.csv has no split column."""
 
     train_batch_size: int = 32
     num_workers: int = 2
+    image_cache: bool = True  # decode + resize each image once (docs/data.md)
     split: list[float] = field(default_factory=lambda: [0.7, 0.2, 0.1])
     split_seed: int = 0
-
-
-@dataclass
-class ImageCacheConfig:
-    """Shrink large images once into a cache reused by later runs. ``dir`` null:
-    <cache root>/images (ARTREC_CACHE or ~/.cache/artrec)."""
-
-    enabled: bool = False
-    dir: str | None = None
-    max_side: int = 512

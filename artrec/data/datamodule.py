@@ -2,7 +2,8 @@
 
 Batches are ``(inputs, targets)``: inputs are images (deep tuning) or cached backbone
 features (shallow tuning); targets are float ``[B, T]`` with NaN for a missing label.
-Rows outside ``usable`` (unreadable images, found before training) are left out.
+Rows outside ``usable`` (unreadable images, found before training) are left out. With an
+``image_cache``, every split reads the pre-resized images and applies its transform to them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
 from artrec.data.epoch_sampler import EpochSampler
+from artrec.data.image_cache import ImageCache
 from artrec.data.images import ItemImages
 from artrec.errors import DatasetError
 
@@ -46,6 +48,7 @@ class ArtDataModule(pl.LightningDataModule):
         transforms: dict[str, Callable] | None = None,
         features: torch.Tensor | None = None,
         usable: np.ndarray | None = None,
+        image_cache: ImageCache | None = None,
         batch_size: int = 32,
         num_workers: int = 0,
         seed: int = 0,
@@ -65,7 +68,7 @@ class ArtDataModule(pl.LightningDataModule):
                     "dataset's split column (or data.split fractions)."
                 )
         self.image_paths, self.transforms = image_paths, transforms or {}
-        self.features = features
+        self.features, self.image_cache = features, image_cache
         self.batch_size, self.num_workers = batch_size, num_workers
         self.sampler = EpochSampler(len(self.rows["train"]), seed)
 
@@ -73,7 +76,7 @@ class ArtDataModule(pl.LightningDataModule):
         if self.features is not None:
             return Subset(TensorDataset(self.features, self.targets), self.rows[split])
         transform = self.transforms["train" if split == "train" else "eval"]
-        images = ItemImages(self.image_paths, transform, on_error="fail")
+        images = ItemImages(self.image_paths, transform, on_error="fail", cache=self.image_cache)
         return Subset(LabelledImages(images, self.targets), self.rows[split])
 
     def _loader(self, split: str) -> DataLoader:

@@ -14,7 +14,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from artrec.data.config import DataConfig, DatasetConfig, ImageCacheConfig
+from artrec.data.config import DataConfig, DatasetConfig
 from artrec.models.config import (
     AugmentConfig,
     BackboneSpec,
@@ -153,7 +153,7 @@ class ExtractConfig:
     ckpt: str | None = None  # a train.py checkpoint: its shared layer gives the embedding
     embed_batch_size: int = 64
     num_workers: int = 2
-    image_cache: ImageCacheConfig = field(default_factory=ImageCacheConfig)
+    image_cache: bool = True  # decode + resize each image once into $ARTREC_CACHE/images
     evaluate: bool = True  # after extracting, run the protocol when there are purchases
     seed: int = 0
     output_dir: str = OUTPUT_DIR

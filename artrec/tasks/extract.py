@@ -18,9 +18,9 @@ from torch import nn
 
 import artrec
 from artrec.console import make_console
-from artrec.data.config import ImageCacheConfig
 from artrec.data.dataset import Dataset
 from artrec.data.fingerprint import dataset_inputs
+from artrec.data.image_cache import image_cache_for
 from artrec.data.images import ItemImages
 from artrec.data.source import load_configured_dataset
 from artrec.embeddings import (
@@ -32,7 +32,7 @@ from artrec.embeddings import (
 )
 from artrec.errors import ArtrecError, ConfigError
 from artrec.faults import fault_point
-from artrec.io import cache_root, stable_hash
+from artrec.io import stable_hash
 from artrec.models.backbone import build_backbone
 from artrec.models.checkpoints import read_checkpoint
 from artrec.models.color_histogram import ColorHistogramTransform
@@ -141,14 +141,16 @@ def _extract(
     encoder, transform, backbone_meta = _encoder(cfg)
     if "image" not in dataset.items.columns:
         raise ConfigError(f"{dataset.root}/items.csv has no 'image' column: nothing to embed.")
-    cache = cfg.image_cache
-    images = ItemImages(
-        dataset.items["image"].tolist(),
+    paths = dataset.items["image"].tolist()
+    cache = image_cache_for(
+        paths,
         transform,
-        on_error=cfg.dataset.image_errors,
-        cache_dir=_cache_dir(cache) if cache.enabled else None,
-        max_side=cache.max_side,
+        enabled=cfg.image_cache,
+        num_workers=cfg.num_workers,
+        progress=cfg.progress,
     )
+    on_error = cfg.dataset.image_errors
+    images = ItemImages(paths, transform, on_error=on_error, cache=cache)
     started = time.perf_counter()
     merged = embed_images(
         images,
@@ -181,10 +183,6 @@ def _extract(
         },
     }
     return embedded_table(ids, rows, vectors, meta, source=cfg.output_dir)
-
-
-def _cache_dir(cache: ImageCacheConfig) -> Path:
-    return Path(cache.dir) if cache.dir else cache_root() / "images"
 
 
 TASK = Task("extract", run, inputs, schema=ExtractConfig)

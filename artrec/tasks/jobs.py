@@ -65,7 +65,7 @@ FINGERPRINT_IGNORED = (
     "data.num_workers",
     "embed_batch_size",
     "rec_eval.embed_batch_size",
-    "image_cache.dir",
+    "image_cache",
     "dataset.cache_dir",
 )
 _ABSENT = object()  # a key only one of two configs has

@@ -76,11 +76,19 @@ def _fit(cfg: TrainConfig, out: Path, loggers: list[Logger]) -> float | None:
     usable = _readable(dataset, cfg.dataset.image_errors)
     module, datamodule, features = build_datamodule(cfg, dataset, usable)
     rec_dataset = _rec_dataset(cfg, dataset)
+    same = rec_dataset is dataset  # then the training data's features and image cache serve
+    rec_items = rec_inputs(
+        cfg,
+        module,
+        rec_dataset,
+        features if same else None,
+        datamodule.image_cache if same else None,
+    )
     callbacks = [
         *_monitored(cfg, out),
         RecEvalCallback(
             rec_dataset,
-            rec_inputs(module, rec_dataset, features if rec_dataset is dataset else None),
+            rec_items,
             cfg.protocol,
             out,
             at_start=cfg.rec_eval.at_start,

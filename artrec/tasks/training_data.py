@@ -10,6 +10,7 @@ from torch.utils.data import Dataset as TorchDataset
 from artrec.data.datamodule import ArtDataModule
 from artrec.data.dataset import Dataset
 from artrec.data.feature_cache import FeatureRows, cached_features, compute_features
+from artrec.data.image_cache import ImageCache, image_cache_for
 from artrec.data.images import ItemImages
 from artrec.data.splits import assign_splits
 from artrec.io import cache_root, stable_hash
@@ -25,7 +26,8 @@ def build_datamodule(
     cfg: TrainConfig, dataset: Dataset, usable: np.ndarray
 ) -> tuple[ArtRecModule, ArtDataModule, FeatureRows | None]:
     """Fit the task encoders on the train split, build the module (with its pretrained
-    weights) and the datamodule; shallow tuning gets the cached backbone features too."""
+    weights) and the datamodule (images through the image cache when ``data.image_cache``);
+    shallow tuning gets the cached backbone features too."""
     data = cfg.data
     tasks = task_entries(cfg.tasks)
     splits = assign_splits(
@@ -48,14 +50,17 @@ def build_datamodule(
     )
     if cfg.model.init_from:
         module.init_from_checkpoint(cfg.model.init_from)
+    eval_transform = module.backbone.transform(training=False)
+    cache = image_cache(cfg, dataset, eval_transform)
     features = None
     if uses_feature_cache(cfg.tuning.mode):
-        features, ok = _features(module, dataset, cfg)
+        images = ItemImages(dataset.items["image"].tolist(), eval_transform, cache=cache)
+        features, ok = _features(module, dataset, images, cfg)
         usable = usable & ok.numpy()
         features = FeatureRows(features, ok)
     transforms = {
         "train": build_augmentation(cfg.augment, module.backbone.data_config),
-        "eval": module.backbone.transform(training=False),
+        "eval": eval_transform,
     }
     datamodule = ArtDataModule(
         targets=encode_targets(specs, dataset.items),
@@ -63,6 +68,7 @@ def build_datamodule(
         image_paths=dataset.items["image"].tolist(),
         transforms=transforms,
         features=None if features is None else features.features,
+        image_cache=cache,
         usable=usable,
         batch_size=data.train_batch_size,
         num_workers=data.num_workers,
@@ -89,12 +95,23 @@ def _first_classification_column(tasks: dict[str, dict]) -> str | None:
     )
 
 
-def _features(module: ArtRecModule, dataset: Dataset, cfg: TrainConfig):
+def image_cache(cfg: TrainConfig, dataset: Dataset, transform) -> ImageCache | None:
+    """The pre-resized images of ``dataset`` for ``transform`` (None: ``data.image_cache``
+    is off)."""
+    return image_cache_for(
+        dataset.items["image"].tolist(),
+        transform,
+        enabled=cfg.data.image_cache,
+        num_workers=cfg.data.num_workers,
+        progress=cfg.progress,
+    )
+
+
+def _features(module: ArtRecModule, dataset: Dataset, images: ItemImages, cfg: TrainConfig):
     """The frozen backbone's features of every item, computed once per backbone + dataset."""
     key = stable_hash(
         dataclasses.asdict(cfg.backbone), cfg.model.init_from, str(dataset.root), len(dataset.items)
     )
-    images = ItemImages(dataset.items["image"].tolist(), module.backbone.transform(training=False))
     return cached_features(
         cache_root() / "features" / f"{key}.pt",
         lambda: compute_features(
@@ -108,10 +125,18 @@ def _features(module: ArtRecModule, dataset: Dataset, cfg: TrainConfig):
 
 
 def rec_inputs(
-    module: ArtRecModule, dataset: Dataset, features: FeatureRows | None
+    cfg: TrainConfig,
+    module: ArtRecModule,
+    judged: Dataset,
+    features: FeatureRows | None,
+    cache: ImageCache | None,
 ) -> TorchDataset:
-    """What the evaluation callback embeds: cached features when it judges the training
-    dataset under shallow tuning, else the images with the evaluation transform."""
+    """What the evaluation callback embeds: ``features`` when given (shallow tuning judging
+    the training dataset), else ``judged``'s images with the evaluation transform, through
+    ``cache`` (the training dataset's image cache) or else ``judged``'s own."""
     if features is not None:
         return features
-    return ItemImages(dataset.items["image"].tolist(), module.backbone.transform(training=False))
+    transform = module.backbone.transform(training=False)
+    if cache is None:
+        cache = image_cache(cfg, judged, transform)
+    return ItemImages(judged.items["image"].tolist(), transform, cache=cache)

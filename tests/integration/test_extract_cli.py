@@ -21,7 +21,7 @@ def dataset_root(tmp_path_factory):
     return write_image_dataset(tmp_path_factory.mktemp("ds"), n_items=13)
 
 
-def extract(root, out, *extra, check=True):
+def extract(root, out, *extra, check=True, env=None):
     return run_cli(
         "extract.py",
         "dataset=folder",
@@ -32,11 +32,13 @@ def extract(root, out, *extra, check=True):
         f"hydra.run.dir={out}",
         *extra,
         check=check,
+        env=env,
     )
 
 
 def test_single_process_then_ddp_sim_give_the_same_file(dataset_root, tmp_path):
-    first = extract(dataset_root, tmp_path / "one")
+    first = extract(dataset_root, tmp_path / "one", env={"ARTREC_CACHE": str(tmp_path / "c1")})
+    assert len(list((tmp_path / "c1/images").iterdir())) == 1  # the image cache, built once
     single = load_embeddings(tmp_path / "one/embeddings.npz")
     assert single.item_ids.tolist() == [f"{i:03d}" for i in range(13)]
     assert single.meta["backbone"]["weights_source"] == "random-init"
@@ -45,7 +47,16 @@ def test_single_process_then_ddp_sim_give_the_same_file(dataset_root, tmp_path):
     assert metrics["n_test_cases"] == 10
     assert "recall@20" in first.stdout
 
-    extract(dataset_root, tmp_path / "ddp", "trainer=ddp_sim", "evaluate=false")
+    no_cache = {"ARTREC_CACHE": str(tmp_path / "c2")}
+    extract(
+        dataset_root,
+        tmp_path / "ddp",
+        "trainer=ddp_sim",
+        "evaluate=false",
+        "image_cache=false",
+        env=no_cache,
+    )
+    assert not (tmp_path / "c2/images").exists()
     ddp = load_embeddings(tmp_path / "ddp/embeddings.npz")
     assert ddp.item_ids.tolist() == single.item_ids.tolist()
     np.testing.assert_allclose(ddp.vectors, single.vectors, rtol=1e-5, atol=1e-6)

@@ -18,8 +18,8 @@ def root(tmp_path_factory):
     return write_image_dataset(tmp_path_factory.mktemp("ds"), n_items=30, size=32)
 
 
-def train(root, out, *extra, check=True):
-    return train_on_folder(root, out, "logger=none", *extra, check=check)
+def train(root, out, *extra, check=True, env=None):
+    return train_on_folder(root, out, "logger=none", *extra, check=check, env=env)
 
 
 def read_metrics(path):
@@ -27,8 +27,9 @@ def read_metrics(path):
 
 
 def test_outputs_and_determinism(root, tmp_path):
-    done = train(root, tmp_path / "a", "trainer.max_epochs=2")
+    done = train(root, tmp_path / "a", "trainer.max_epochs=2", env={"ARTREC_CACHE": str(tmp_path)})
     out = tmp_path / "a"
+    assert len(list((tmp_path / "images").iterdir())) == 1  # one image cache serves them all
     assert "before (backbone)" in done.stdout and "after (shared layer)" in done.stdout
     for name in (
         "checkpoints/best.ckpt",

@@ -53,4 +53,3 @@ def test_every_import_of_artrec_is_a_declared_dependency():
             undeclared[module] = where
     assert undeclared == {}
     assert {"pyyaml", "safetensors", "huggingface-hub"} <= declared  # imported directly
-    assert "torchvision" not in declared  # timm's, not imported by artrec

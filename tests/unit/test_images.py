@@ -1,4 +1,5 @@
-"""Item images for the networks: decoding, the corrupt-image policy, the pre-resize cache."""
+"""Item images for the networks: decoding and the corrupt-image policy (the image cache:
+test_image_cache.py)."""
 
 from __future__ import annotations
 
@@ -37,21 +38,3 @@ def test_fail_policy_names_the_image(paths):
     images = ItemImages(paths, to_tensor, on_error="fail")
     with pytest.raises(CorruptImageError, match=r"bad\.jpg.*image_errors=skip"):
         images[1]
-
-
-def test_large_images_are_shrunk_once_into_the_cache(tmp_path):
-    big = tmp_path / "big.png"
-    Image.new("RGB", (400, 200), (200, 100, 0)).save(big)
-    cache = tmp_path / "cache"
-    images = ItemImages([str(big)], to_tensor, cache_dir=cache, max_side=100)
-    tensor, _, ok = images[0]
-    assert ok and tuple(tensor.shape) == (3, 50, 100)
-    cached = list(cache.iterdir())
-    assert len(cached) == 1
-    stamp = cached[0].stat().st_mtime_ns
-    again, _, _ = images[0]
-    assert torch.equal(again, tensor) and cached[0].stat().st_mtime_ns == stamp
-    small = tmp_path / "small.png"
-    Image.new("RGB", (20, 10)).save(small)
-    ItemImages([str(small)], to_tensor, cache_dir=cache, max_side=100)[0]
-    assert len(list(cache.iterdir())) == 1  # small images need no copy
