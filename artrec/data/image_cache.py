@@ -71,15 +71,21 @@ class ImageCache:
     def __len__(self) -> int:
         return len(self.index)
 
-    def image(self, index: int) -> Image.Image | None:
-        """Image ``index`` as resized at build time, or None when it was unreadable then."""
+    def pixels(self, index: int) -> np.ndarray | None:
+        """Image ``index`` as resized at build time (a ``[H, W, 3]`` uint8 copy), or None
+        when it was unreadable then."""
         offset, height, width = (int(v) for v in self.index[index])
         if height == 0:
             return None
         if self._pixels is None:
             self._pixels = np.memmap(self.folder / PIXELS_FILE, dtype=np.uint8, mode="r")
         rows = self._pixels[offset : offset + height * width * 3].reshape(height, width, 3)
-        return Image.fromarray(np.array(rows), "RGB")
+        return np.array(rows)
+
+    def image(self, index: int) -> Image.Image | None:
+        """Image ``index`` as resized at build time, or None when it was unreadable then."""
+        pixels = self.pixels(index)
+        return None if pixels is None else Image.fromarray(pixels, "RGB")
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_pixels": None}  # workers map the file themselves

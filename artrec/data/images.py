@@ -1,5 +1,7 @@
 """Item images as a torch ``Dataset``: decode in workers, or read the pre-resized image
-cache (``artrec.data.image_cache``) so that no epoch decodes full-size images again.
+cache (``artrec.data.image_cache``) so that no epoch decodes full-size images again; with
+timm's evaluation transform, a loader's batches of cached images skip PIL
+(``artrec.data.batched_eval``: the same tensors).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset as TorchDataset
 
+from artrec.data.batched_eval import BatchedEval
 from artrec.data.image_cache import ImageCache
 from artrec.data.image_check import DECODE_ERRORS, read_rgb
 from artrec.errors import ConfigError, CorruptImageError
@@ -41,6 +44,7 @@ class ItemImages(TorchDataset):
         if cache is not None and len(cache) != len(self.paths):
             raise ValueError(f"an image cache of {len(cache)} images for {len(self.paths)} paths")
         self.cache = cache
+        self._batched = BatchedEval.of(transform) if cache is not None else None
         self._blank: torch.Tensor | None = None
 
     def __len__(self) -> int:
@@ -60,6 +64,31 @@ class ItemImages(TorchDataset):
                 ) from exc
             return self._placeholder(), self.rows[index], False
         return tensor, self.rows[index], True
+
+    def __getitems__(self, indices: list[int]) -> list[tuple[torch.Tensor, int, bool]]:
+        """A loader's batch: its cached images through ``BatchedEval`` at once (when the
+        transform is timm's evaluation one), the others one by one as ``__getitem__``."""
+        crops = self._cached_crops(indices)
+        if not crops:
+            return [self[index] for index in indices]
+        batch = self._batched.to_tensors(list(crops.values()))
+        tensors = dict(zip(crops, batch.unbind(), strict=True))
+        return [
+            (tensors[index], self.rows[index], True) if index in tensors else self[index]
+            for index in indices
+        ]
+
+    def _cached_crops(self, indices: list[int]) -> dict[int, torch.Tensor]:
+        """The batched path's uint8 crops of the cached images among ``indices``."""
+        if self._batched is None:
+            return {}
+        crops = {}
+        for index in indices:
+            pixels = self.cache.pixels(index)
+            crop = self._batched.crop(pixels) if pixels is not None else None
+            if crop is not None:
+                crops[index] = crop
+        return crops
 
     def _placeholder(self) -> torch.Tensor:
         if self._blank is None:

@@ -40,7 +40,8 @@ def embed_batch(module: nn.Module, fn: EmbedFn, batch: Any) -> Share:
     """One batch of ``(x, row, ok)`` samples: its rows, which decoded, and their vectors."""
     x, rows, ok = batch
     ok = ok.bool()
-    vectors = fn(module, x[ok].to(module.device)).float().cpu() if ok.any() else torch.empty(0)
+    x = x if ok.all() else x[ok]  # indexing copies the batch
+    vectors = fn(module, x.to(module.device)).float().cpu() if ok.any() else torch.empty(0)
     return {"rows": rows.cpu(), "ok": ok.cpu(), "vectors": vectors}
 
 
