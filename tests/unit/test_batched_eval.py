@@ -19,8 +19,9 @@ from artrec.data.image_cache import ImageCache, cache_resize, open_image_cache
 from artrec.data.images import ItemImages
 from artrec.models.augment import build_augmentation
 from artrec.models.color_histogram import ColorHistogramTransform
+from artrec.models.config import AugmentConfig
 
-LIGHT = {"name": "light", "scale": [0.7, 1.0], "ratio": [0.9, 1.1], "hflip": 0.5}
+LIGHT = AugmentConfig(name="light", scale=[0.7, 1.0], ratio=[0.9, 1.1], hflip=0.5)
 DATA_CONFIG = {
     "input_size": (3, 64, 64),
     "interpolation": "bicubic",
@@ -114,7 +115,9 @@ def test_only_timms_evaluation_transform_is_batched():
 
     others = [
         build_augmentation(LIGHT, DATA_CONFIG),
-        build_augmentation({"name": "none"}, DATA_CONFIG),  # timm's eval transform: batched
+        build_augmentation(
+            AugmentConfig(name="none"), DATA_CONFIG
+        ),  # timm's eval transform: batched
         timm.data.create_transform(**{**DATA_CONFIG, "crop_mode": "border"}),
         ColorHistogramTransform(),
         T.Compose(steps[:3]),
@@ -127,7 +130,7 @@ def test_only_timms_evaluation_transform_is_batched():
 
 
 def test_training_augmentation_keeps_the_per_image_path(gallery, tmp_path):
-    augment = build_augmentation({"name": "imagenet"}, DATA_CONFIG)
+    augment = build_augmentation(AugmentConfig(name="imagenet"), DATA_CONFIG)
     paths = gallery[: len(SIZES)]
     cache = open_image_cache(tmp_path / "c", paths, cache_resize(eval_transform()), progress=False)
     images = ItemImages(paths, augment, cache=cache)
