@@ -17,5 +17,5 @@ def main(cfg: DictConfig) -> float:
 
 if __name__ == "__main__":
     register_resolvers()  # ${artrec.sweep_name:...} / ${artrec.job_name:...} in conf/hydra/
-    config_store.register()  # the typed schemas conf/*.yaml start from
+    config_store.register("recommend_eval")  # the typed schemas conf/*.yaml start from
     main()

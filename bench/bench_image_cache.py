@@ -54,6 +54,7 @@ from artrec.data.image_cache import ImageCache, cache_resize, open_image_cache
 from artrec.data.images import ItemImages
 from artrec.models.augment import build_augmentation
 from artrec.models.backbone import BackboneSpec, build_backbone
+from artrec.models.config import AugmentConfig
 from artrec.models.embedder import embed_images
 from artrec.models.module import ArtRecModule
 from artrec.models.tasks import encode_targets, fit_tasks
@@ -62,7 +63,7 @@ from artrec.recsys.config import ProtocolConfig
 TARGET = 0.8
 VARIANTS = ("in-memory", "cached", "uncached")
 SEED = 0
-LIGHT = {"name": "light", "scale": [0.7, 1.0], "ratio": [0.9, 1.111], "hflip": 0.5}
+LIGHT = AugmentConfig(name="light")  # the default light augmentation
 SHAPES = ((500, 375), (375, 500), (500, 500))
 
 

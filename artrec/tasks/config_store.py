@@ -23,12 +23,16 @@ SCHEMAS = {
 }
 
 
-def register() -> None:
-    """Store the root schemas, and the resolvers the configs use: the groups a script's
-    help lists, and a path's last part (an experiment's file name as its run name)."""
+def register(*scripts: str) -> None:
+    """Store the root schemas of ``scripts`` (``train``, ``extract``, ``recommend_eval``;
+    none named: all three), and the resolvers the configs use: the groups a script's help
+    lists, and a path's last part (an experiment's file name as its run name). An entry
+    script stores only its own schema: Hydra deep-copies the store for every config group
+    its ``--help`` lists, so each stored schema slows ``--help`` down."""
     store = ConfigStore.instance()
     for name, schema in SCHEMAS.items():
-        store.store(name=name, node=schema)
+        if not scripts or name.removesuffix("_schema") in scripts:
+            store.store(name=name, node=schema)
     resolvers = {"artrec.config_groups": config_groups, "artrec.basename": basename}
     for name, function in resolvers.items():
         if not OmegaConf.has_resolver(name):
