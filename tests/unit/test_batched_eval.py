@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import timm
 import torch
-from PIL import Image
+from image_testkit import DATA_CONFIG, eval_transform, write_random_jpegs
 from torch.utils.data import DataLoader, Subset
 from torchvision import transforms as T
 
@@ -22,14 +22,6 @@ from artrec.models.color_histogram import ColorHistogramTransform
 from artrec.models.config import AugmentConfig
 
 LIGHT = AugmentConfig(name="light", scale=[0.7, 1.0], ratio=[0.9, 1.1], hflip=0.5)
-DATA_CONFIG = {
-    "input_size": (3, 64, 64),
-    "interpolation": "bicubic",
-    "mean": (0.485, 0.456, 0.406),
-    "std": (0.229, 0.224, 0.225),
-    "crop_pct": 0.875,
-    "crop_mode": "center",
-}
 # wider, taller, square, smaller than the crop, odd sizes (the crop's offsets round)
 SIZES = [(150, 97), (80, 200), (64, 64), (40, 30), (501, 333), (65, 91), (7, 3)]
 MODES = {  # crop_pct > 1 resizes below the crop: CenterCrop then pads with zeros
@@ -40,19 +32,10 @@ MODES = {  # crop_pct > 1 resizes below the crop: CenterCrop then pads with zero
 }
 
 
-def eval_transform(**change) -> T.Compose:
-    return timm.data.create_transform(**{**DATA_CONFIG, **change}, is_training=False)
-
-
 @pytest.fixture()
 def gallery(tmp_path):
     """JPEGs of several shapes with random pixels, plus an unreadable file and no image."""
-    rng = np.random.default_rng(0)
-    paths = []
-    for k, (w, h) in enumerate(SIZES):
-        path = tmp_path / f"img{k}.jpg"
-        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(path, quality=90)
-        paths.append(str(path))
+    paths = write_random_jpegs(tmp_path, SIZES)
     (tmp_path / "bad.jpg").write_bytes(b"not an image")
     return [*paths, str(tmp_path / "bad.jpg"), None]
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import timm
 import torch
+from image_testkit import DATA_CONFIG, eval_transform, write_random_jpegs
 from PIL import Image
 
 from artrec.data.datamodule import ArtDataModule
@@ -28,31 +29,13 @@ from artrec.models.augment import build_augmentation
 from artrec.models.color_histogram import ColorHistogramTransform
 from artrec.models.config import AugmentConfig
 
-DATA_CONFIG = {
-    "input_size": (3, 64, 64),
-    "interpolation": "bicubic",
-    "mean": (0.485, 0.456, 0.406),
-    "std": (0.229, 0.224, 0.225),
-    "crop_pct": 0.875,
-    "crop_mode": "center",
-}
 SIZES = [(150, 97), (80, 200), (64, 64), (40, 30), (501, 333)]  # wider, taller, smaller
-
-
-def eval_transform():
-    return timm.data.create_transform(**DATA_CONFIG, is_training=False)
 
 
 @pytest.fixture()
 def gallery(tmp_path):
     """JPEGs of several shapes (some smaller than the cached size) with random pixels."""
-    rng = np.random.default_rng(0)
-    paths = []
-    for k, (w, h) in enumerate(SIZES):
-        path = tmp_path / f"img{k}.jpg"
-        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(path, quality=90)
-        paths.append(str(path))
-    return paths
+    return write_random_jpegs(tmp_path, SIZES)
 
 
 def test_cached_images_give_the_same_tensors_as_the_files(gallery, tmp_path):
