@@ -3,7 +3,9 @@
 Batches are ``(inputs, targets)``: inputs are images (deep tuning) or cached backbone
 features (shallow tuning); targets are float ``[B, T]`` with NaN for a missing label.
 Rows outside ``usable`` (unreadable images, found before training) are left out. With an
-``image_cache``, every split reads the pre-resized images and applies its transform to them.
+``image_cache``, every split reads the pre-resized images and applies its transform to them;
+validation and test batches, under timm's evaluation transform, skip PIL
+(``artrec.data.batched_eval``: the same tensors).
 """
 
 from __future__ import annotations
@@ -34,6 +36,15 @@ class LabelledImages(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         pixels, _, _ = self.images[index]
         return pixels, self.targets[index]
+
+    def __getitems__(self, indices: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """A loader's batch through ``ItemImages.__getitems__``: with the image cache and the
+        evaluation transform (validation, test), its images batched without PIL."""
+        samples = self.images.__getitems__(indices)
+        return [
+            (pixels, self.targets[index])
+            for (pixels, _, _), index in zip(samples, indices, strict=True)
+        ]
 
 
 class ArtDataModule(pl.LightningDataModule):

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, Subset
 from torchvision import transforms as T
 
 from artrec.data.batched_eval import BatchedEval
+from artrec.data.datamodule import ArtDataModule
 from artrec.data.image_cache import ImageCache, cache_resize, open_image_cache
 from artrec.data.images import ItemImages
 from artrec.models.augment import build_augmentation
@@ -124,3 +125,28 @@ def test_training_augmentation_keeps_the_per_image_path(gallery, tmp_path):
         torch.manual_seed(0)
         draws.append(loader_batches(images)[0] if batched else one_by_one(images)[0])
     assert torch.equal(*draws)
+
+
+def test_validation_and_test_batches_take_the_batched_path(gallery, tmp_path, monkeypatch):
+    transform = eval_transform()
+    cache = open_image_cache(tmp_path / "c", gallery, cache_resize(transform), progress=False)
+    splits = np.array(["train", "val", "val", "test", "val", "test", "val", "val", "test"])
+    datamodule = ArtDataModule(
+        targets=np.arange(len(gallery), dtype=np.float32)[:, None],
+        splits=splits,
+        image_paths=gallery,
+        transforms={"train": build_augmentation(LIGHT, DATA_CONFIG), "eval": transform},
+        usable=np.array([True] * len(SIZES) + [False, False]),  # the bad file, no image
+        image_cache=cache,
+        batch_size=2,
+    )
+    decoded = one_by_one(ItemImages(gallery, transform))[0]  # each file decoded, no cache
+    monkeypatch.setattr(ImageCache, "image", lambda *_: pytest.fail("PIL path taken"))
+    for split, loader in (
+        ("val", datamodule.val_dataloader()),
+        ("test", datamodule.test_dataloader()),
+    ):
+        rows = np.flatnonzero(splits[: len(SIZES)] == split)
+        pixels, targets = (torch.cat(column) for column in zip(*loader, strict=True))
+        assert torch.equal(pixels, decoded[rows])  # bit for bit the per-image path's
+        assert targets[:, 0].tolist() == rows.tolist()
