@@ -47,11 +47,14 @@ def cache_resize(transform: Callable) -> T.Resize | None:
     return first if type(first) is T.Resize else None
 
 
-def cache_key(paths: Sequence[str | None], resize: T.Resize) -> str:
-    """The cache's folder name: the images' fingerprint, the resize and the layout version."""
+def cache_key(paths: Sequence[str | None], resize: T.Resize, digest: str | None = None) -> str:
+    """The cache's folder name: the images' fingerprint (``digest``, the caller's
+    ``image_set_digest(paths)`` when it has one: the run's recorded inputs; else taken
+    now), the resize and the layout version."""
     size = resize.size if isinstance(resize.size, int) else list(resize.size)
     spec = [size, resize.interpolation.value, resize.max_size, resize.antialias]
-    return stable_hash(image_set_digest(list(paths)), spec, CACHE_VERSION)
+    fingerprint = image_set_digest(list(paths)) if digest is None else digest
+    return stable_hash(fingerprint, spec, CACHE_VERSION)
 
 
 class ImageCache:
@@ -117,10 +120,11 @@ def open_image_cache(
     *,
     num_workers: int = 0,
     progress: bool = True,
+    digest: str | None = None,
 ) -> ImageCache:
-    """The cache of ``paths`` at ``resize`` under ``root``: built on first use, rebuilt
-    (with a warning) when its files are damaged."""
-    folder = root / cache_key(paths, resize)
+    """The cache of ``paths`` at ``resize`` under ``root`` (``digest``: as ``cache_key``):
+    built on first use, rebuilt (with a warning) when its files are damaged."""
+    folder = root / cache_key(paths, resize, digest)
     if folder.is_dir():
         try:
             return ImageCache(folder)
@@ -176,11 +180,15 @@ def image_cache_for(
     enabled: bool,
     num_workers: int = 0,
     progress: bool = True,
+    digest: str | None = None,
 ) -> ImageCache | None:
-    """The cache of ``paths`` for ``transform`` under ``$ARTREC_CACHE/images``; None when
-    switched off or when the transform does not start with a resize."""
+    """The cache of ``paths`` for ``transform`` under ``$ARTREC_CACHE/images`` (``digest``:
+    as ``cache_key``); None when switched off or when the transform does not start with a
+    resize."""
     resize = cache_resize(transform) if enabled else None
     if resize is None:
         return None
     root = cache_root() / "images"
-    return open_image_cache(root, paths, resize, num_workers=num_workers, progress=progress)
+    return open_image_cache(
+        root, paths, resize, num_workers=num_workers, progress=progress, digest=digest
+    )

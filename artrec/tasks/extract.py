@@ -19,7 +19,7 @@ from torch import nn
 import artrec
 from artrec.console import make_console
 from artrec.data.dataset import Dataset
-from artrec.data.fingerprint import dataset_inputs
+from artrec.data.fingerprint import RunInputs
 from artrec.data.image_cache import image_cache_for
 from artrec.data.images import ItemImages
 from artrec.data.source import load_configured_dataset
@@ -47,36 +47,35 @@ from artrec.tasks.loggers import open_loggers, publish_results
 from artrec.tasks.objective import in_multirun, objective_value
 
 
-def inputs(cfg: ExtractConfig) -> dict[str, str]:
+def inputs(cfg: ExtractConfig) -> RunInputs:
     """What an extraction reads: the dataset's files and images, and the checkpoint."""
-    return _inputs_of(load_configured_dataset(cfg.dataset), cfg)
-
-
-def _inputs_of(dataset: Dataset, cfg: ExtractConfig) -> dict[str, str]:
-    found = dataset_inputs(dataset, images=True)
+    found = RunInputs()
+    found.add_dataset(load_configured_dataset(cfg.dataset), images=True)
     if cfg.ckpt:
         found["ckpt"] = file_input(cfg.ckpt)
     return found
 
 
-def run(cfg: ExtractConfig) -> float | None:
-    """Extract (or reuse) the embeddings; return recall@k when they were evaluated."""
+def run(cfg: ExtractConfig, found: RunInputs | None) -> float | None:
+    """Extract (or reuse) the embeddings; return recall@k when they were evaluated. The
+    dataset and the fingerprints come from ``found`` (``inputs(cfg)``; None: taken here,
+    by a non-zero DDP rank, which needs the fingerprint to agree with rank 0 on reuse)."""
     out = Path(cfg.output_dir)
     with open_loggers(cfg, out, task="extract") as loggers:
-        return _run(cfg, out, loggers)
+        return _run(cfg, out, loggers, inputs(cfg) if found is None else found)
 
 
-def _run(cfg: ExtractConfig, out: Path, loggers: list[Logger]) -> float | None:
+def _run(cfg: ExtractConfig, out: Path, loggers: list[Logger], found: RunInputs) -> float | None:
     console = make_console()
-    dataset = load_configured_dataset(cfg.dataset)
+    dataset = found.dataset("dataset", lambda: load_configured_dataset(cfg.dataset))
     target = out / EMBEDDINGS_FILE
     settings = {"backbone": dataclasses.asdict(cfg.backbone), "ckpt": cfg.ckpt}
-    fingerprint = stable_hash(settings, _inputs_of(dataset, cfg))  # the dataset, loaded once
+    fingerprint = stable_hash(settings, found)
     table = _reusable(target, fingerprint)
     if table is not None:
         console.print(f"{target} is complete for these settings and inputs; not extracting again.")
     else:
-        table = _extract(dataset, cfg, fingerprint, console)
+        table = _extract(dataset, cfg, fingerprint, found.images_digest("dataset"), console)
         if table is None:  # a non-zero DDP rank: rank 0 writes and evaluates
             return None
         fault_point("extract_embedded")
@@ -135,7 +134,7 @@ def _fine_tuned(ckpt: Path) -> tuple[nn.Module, Any, dict[str, Any]]:
 
 
 def _extract(
-    dataset: Dataset, cfg: ExtractConfig, fingerprint: str, console: Console
+    dataset: Dataset, cfg: ExtractConfig, fingerprint: str, digest: str | None, console: Console
 ) -> EmbeddingTable | None:
     pl.seed_everything(cfg.seed, verbose=False)
     encoder, transform, backbone_meta = _encoder(cfg)
@@ -148,6 +147,7 @@ def _extract(
         enabled=cfg.image_cache,
         num_workers=cfg.num_workers,
         progress=cfg.progress,
+        digest=digest,
     )
     on_error = cfg.dataset.image_errors
     images = ItemImages(paths, transform, on_error=on_error, cache=cache)

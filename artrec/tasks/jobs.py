@@ -76,10 +76,12 @@ RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
 class Task:
     """What ``run_job`` runs: a name (recorded as the directory's owner), the body, the
     fingerprints of the inputs it reads, whether it resumes from ``last.ckpt``, and the
-    root config dataclass ``run`` and ``inputs`` receive (None: the plain dict)."""
+    root config dataclass ``run`` and ``inputs`` receive (None: the plain dict).
+    ``run(cfg, inputs)`` gets what ``inputs(cfg)`` returned, so that it reuses what was
+    loaded and hashed for the record; None on a non-zero DDP rank, which takes none."""
 
     name: str
-    run: Callable[[Any], Any]
+    run: Callable[[Any, Any], Any]
     inputs: Callable[[Any], dict[str, str]] = field(default=lambda cfg: {})
     resumable: bool = False
     schema: type | None = None
@@ -117,7 +119,7 @@ def run_job(task: Task, cfg: dict[str, Any], *, job: JobInfo | None = None) -> A
     if not is_writer():  # a non-zero DDP rank follows the run rank 0 set up
         if task.resumable:
             cfg = {**cfg, "ckpt_path": (read_config(out) or cfg).get("ckpt_path")}
-        return task.run(typed(task, cfg))
+        return task.run(typed(task, cfg), None)
     quiet_libraries()
     _say(key_choices(task.name, cfg))
     with RunLock(out):
@@ -163,7 +165,7 @@ def _record_and_run(
     _write_run(out, record, RUNNING, None, clock, None)
     fault_point("run_started")
     try:
-        result = task.run(typed(task, cfg))
+        result = task.run(typed(task, cfg), inputs)
     except Exception as exc:
         _write_run(out, record, FAILED, None, clock, describe(exc))
         raise

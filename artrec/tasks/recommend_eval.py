@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 
 from artrec.console import make_console
-from artrec.data.fingerprint import dataset_inputs
+from artrec.data.fingerprint import RunInputs
 from artrec.data.source import load_configured_dataset
 from artrec.embeddings import find_embedding_files, load_embeddings
 from artrec.faults import fault_point
@@ -26,21 +26,25 @@ from artrec.tasks.jobs import Task
 from artrec.tasks.objective import in_multirun, objective_value
 
 
-def inputs(cfg: RecommendEvalConfig) -> dict[str, str]:
+def inputs(cfg: RecommendEvalConfig) -> RunInputs:
     """What an evaluation reads: the dataset's CSV files and every embeddings file."""
-    dataset = load_configured_dataset(cfg.dataset, require_purchases=True)
-    found = dataset_inputs(dataset, images=False)
+    found = RunInputs()
+    found.add_dataset(load_configured_dataset(cfg.dataset, require_purchases=True), images=False)
     for name, path in find_embedding_files(cfg.embeddings).items():
         found[f"embeddings/{name}"] = file_digest(path)
     return found
 
 
-def run(cfg: RecommendEvalConfig) -> float:
+def run(cfg: RecommendEvalConfig, found: RunInputs | None) -> float:
     """Evaluate every embeddings file ``cfg.embeddings`` names; return the sweep objective
     (recall@k of the only system, or the best recall@k of several; with
-    ``protocol.split=time`` the validation period's)."""
+    ``protocol.split=time`` the validation period's). The dataset is the one ``found``
+    (``inputs(cfg)``) loaded, else loaded here."""
     console = make_console()
-    dataset = load_configured_dataset(cfg.dataset, require_purchases=True)
+    found = RunInputs() if found is None else found
+    dataset = found.dataset(
+        "dataset", lambda: load_configured_dataset(cfg.dataset, require_purchases=True)
+    )
     protocol = cfg.protocol
     files = find_embedding_files(cfg.embeddings)
     out = Path(cfg.output_dir)

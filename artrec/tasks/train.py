@@ -24,7 +24,7 @@ from artrec.callbacks.rec_eval import RecEvalCallback
 from artrec.callbacks.reproducible import ReproducibleEpochs
 from artrec.console import make_console
 from artrec.data.dataset import Dataset
-from artrec.data.fingerprint import dataset_inputs
+from artrec.data.fingerprint import RunInputs
 from artrec.data.image_check import check_images
 from artrec.data.source import load_configured_dataset
 from artrec.errors import ConfigError
@@ -38,14 +38,17 @@ from artrec.tasks.objective import in_multirun, objective_value
 from artrec.tasks.quiet import SHALLOW_EVAL_MODE
 from artrec.tasks.training_data import build_datamodule, rec_inputs
 
+JUDGED = "rec_eval.dataset"  # the judging dataset's prefix in the recorded inputs
 
-def inputs(cfg: TrainConfig) -> dict[str, str]:
+
+def inputs(cfg: TrainConfig) -> RunInputs:
     """What a training run reads: the dataset (and the judging dataset) with their images,
     and the checkpoint it starts from (``model.init_from``)."""
-    found = dataset_inputs(load_configured_dataset(cfg.dataset), images=True)
+    found = RunInputs()
+    found.add_dataset(load_configured_dataset(cfg.dataset), images=True)
     if cfg.rec_eval.dataset:
         judged = load_configured_dataset(cfg.rec_eval.dataset, require_purchases=True)
-        found |= dataset_inputs(judged, prefix="rec_eval.dataset", images=True)
+        found.add_dataset(judged, prefix=JUDGED, images=True)
     if cfg.model.init_from:
         found["model.init_from"] = file_input(cfg.model.init_from)
     ckpt = cfg.ckpt_path
@@ -58,9 +61,11 @@ def inputs(cfg: TrainConfig) -> dict[str, str]:
     return found
 
 
-def run(cfg: TrainConfig) -> float | None:
+def run(cfg: TrainConfig, found: RunInputs | None) -> float | None:
     """Fit, evaluate, print; return ``cfg.objective`` (e.g. ``rec/recall@20``, with
-    ``protocol.split=time`` the validation period's: artrec.tasks.objective)."""
+    ``protocol.split=time`` the validation period's: artrec.tasks.objective). The datasets
+    and image fingerprints come from ``found`` (``inputs(cfg)``; None: a non-zero DDP rank,
+    which loads the datasets here)."""
     if cfg.tuning.mode == "frozen":
         raise ConfigError(
             "tuning=frozen trains nothing: embed with python extract.py backbone=... instead."
@@ -68,14 +73,16 @@ def run(cfg: TrainConfig) -> float | None:
     pl.seed_everything(cfg.seed, workers=True)
     out = Path(cfg.output_dir)
     with open_loggers(cfg, out, task="train") as loggers:
-        return _fit(cfg, out, loggers)
+        return _fit(cfg, out, loggers, RunInputs() if found is None else found)
 
 
-def _fit(cfg: TrainConfig, out: Path, loggers: list[Logger]) -> float | None:
-    dataset = load_configured_dataset(cfg.dataset)
+def _fit(cfg: TrainConfig, out: Path, loggers: list[Logger], found: RunInputs) -> float | None:
+    dataset = found.dataset("dataset", lambda: load_configured_dataset(cfg.dataset))
     usable = _readable(dataset, cfg.dataset.image_errors)
-    module, datamodule, features = build_datamodule(cfg, dataset, usable)
-    rec_dataset = _rec_dataset(cfg, dataset)
+    module, datamodule, features = build_datamodule(
+        cfg, dataset, usable, found.images_digest("dataset")
+    )
+    rec_dataset = _rec_dataset(cfg, dataset, found)
     same = rec_dataset is dataset  # then the training data's features and image cache serve
     rec_items = rec_inputs(
         cfg,
@@ -83,6 +90,7 @@ def _fit(cfg: TrainConfig, out: Path, loggers: list[Logger]) -> float | None:
         rec_dataset,
         features if same else None,
         datamodule.image_cache if same else None,
+        digest=found.images_digest(JUDGED),
     )
     callbacks = [
         *_monitored(cfg, out),
@@ -168,9 +176,12 @@ def _readable(dataset: Dataset, image_errors: str) -> np.ndarray:
     )
 
 
-def _rec_dataset(cfg: TrainConfig, dataset: Dataset) -> Dataset:
+def _rec_dataset(cfg: TrainConfig, dataset: Dataset, found: RunInputs) -> Dataset:
+    """The dataset the evaluation callback judges: ``rec_eval.dataset``, else ``dataset``."""
     other = cfg.rec_eval.dataset
-    return load_configured_dataset(other, require_purchases=True) if other else dataset
+    if not other:
+        return dataset
+    return found.dataset(JUDGED, lambda: load_configured_dataset(other, require_purchases=True))
 
 
 def _objective(metrics: Mapping[str, Any], objective: str, split: str) -> float | None:

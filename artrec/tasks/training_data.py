@@ -23,11 +23,12 @@ from artrec.tasks.configs import TrainConfig
 
 
 def build_datamodule(
-    cfg: TrainConfig, dataset: Dataset, usable: np.ndarray
+    cfg: TrainConfig, dataset: Dataset, usable: np.ndarray, digest: str | None
 ) -> tuple[ArtRecModule, ArtDataModule, FeatureRows | None]:
     """Fit the task encoders on the train split, build the module (with its pretrained
-    weights) and the datamodule (images through the image cache when ``data.image_cache``);
-    shallow tuning gets the cached backbone features too."""
+    weights) and the datamodule (images through the image cache when ``data.image_cache``,
+    keyed by ``digest``: the run's fingerprint of the images, else taken now); shallow
+    tuning gets the cached backbone features too."""
     data = cfg.data
     tasks = task_entries(cfg.tasks)
     splits = assign_splits(
@@ -51,7 +52,7 @@ def build_datamodule(
     if cfg.model.init_from:
         module.init_from_checkpoint(cfg.model.init_from)
     eval_transform = module.backbone.transform(training=False)
-    cache = image_cache(cfg, dataset, eval_transform)
+    cache = image_cache(cfg, dataset, eval_transform, digest)
     features = None
     if uses_feature_cache(cfg.tuning.mode):
         images = ItemImages(dataset.items["image"].tolist(), eval_transform, cache=cache)
@@ -95,15 +96,18 @@ def _first_classification_column(tasks: dict[str, dict]) -> str | None:
     )
 
 
-def image_cache(cfg: TrainConfig, dataset: Dataset, transform) -> ImageCache | None:
+def image_cache(
+    cfg: TrainConfig, dataset: Dataset, transform, digest: str | None
+) -> ImageCache | None:
     """The pre-resized images of ``dataset`` for ``transform`` (None: ``data.image_cache``
-    is off)."""
+    is off), keyed by ``digest`` (the images' recorded fingerprint; None: taken now)."""
     return image_cache_for(
         dataset.items["image"].tolist(),
         transform,
         enabled=cfg.data.image_cache,
         num_workers=cfg.data.num_workers,
         progress=cfg.progress,
+        digest=digest,
     )
 
 
@@ -130,13 +134,16 @@ def rec_inputs(
     judged: Dataset,
     features: FeatureRows | None,
     cache: ImageCache | None,
+    *,
+    digest: str | None,
 ) -> TorchDataset:
     """What the evaluation callback embeds: ``features`` when given (shallow tuning judging
     the training dataset), else ``judged``'s images with the evaluation transform, through
-    ``cache`` (the training dataset's image cache) or else ``judged``'s own."""
+    ``cache`` (the training dataset's image cache) or else ``judged``'s own (keyed by
+    ``digest``, the judged images' recorded fingerprint; None: taken now)."""
     if features is not None:
         return features
     transform = module.backbone.transform(training=False)
     if cache is None:
-        cache = image_cache(cfg, judged, transform)
+        cache = image_cache(cfg, judged, transform, digest)
     return ItemImages(judged.items["image"].tolist(), transform, cache=cache)

@@ -124,14 +124,14 @@ def test_a_failed_run_then_a_good_one_in_one_process(root, tmp_path, monkeypatch
         "extract", *common, "backbone.name=no_such_model", f"output_dir={tmp_path / 'a'}"
     )
     with caplog.at_level(logging.WARNING, logger="artrec"), pytest.raises(ConfigError):
-        extract.run(bad)
+        extract.run(bad, None)
     assert wandb.run is None
     assert [r.getMessage() for r in caplog.records if "wandb sync" in r.getMessage()] == [
         f"No W&B API key (WANDB_API_KEY or `wandb login`): logging offline to {tmp_path}/a/wandb;"
         f" upload later with `wandb sync {tmp_path}/a/wandb/offline-run-*`."
     ]
     good = resolved("extract", *common, f"output_dir={tmp_path / 'b'}")
-    assert extract.run(good) == read_json(tmp_path / "b/metrics.json")["metrics"]["recall@20"]
+    assert extract.run(good, None) == read_json(tmp_path / "b/metrics.json")["metrics"]["recall@20"]
     assert wandb.run is None
 
     (failed,), (done,) = offline_runs(tmp_path / "a"), offline_runs(tmp_path / "b")

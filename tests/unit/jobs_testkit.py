@@ -20,7 +20,7 @@ class Task:
     def inputs(self, cfg):
         return dict(self.read)
 
-    def run(self, cfg):
+    def run(self, cfg, inputs):
         self.calls.append(cfg)
         if self.error is not None:
             raise self.error

@@ -59,7 +59,7 @@ def test_the_record_says_running_while_the_task_runs(tmp_path):
     out = tmp_path / "run"
     seen = []
     task = Task()
-    task.run = lambda cfg: seen.append((run_record(out)["status"], (out / ".lock").is_file()))
+    task.run = lambda cfg, _: seen.append((run_record(out)["status"], (out / ".lock").is_file()))
     run_job(task, config(out))
     assert seen == [("running", True)]
 

@@ -34,7 +34,7 @@ def test_train_returns_the_callbacks_result(tmp_path, monkeypatch):
         )
 
     monkeypatch.setattr(rec_eval, "write_result", spoiled)
-    objective = train.run(OmegaConf.to_object(cfg))  # the typed config the task receives
+    objective = train.run(OmegaConf.to_object(cfg), None)  # the typed config the task receives
 
     # the oracle: the protocol run again on the fine-tuned embedding the callback saved
     protocol = OmegaConf.to_object(cfg.protocol)
