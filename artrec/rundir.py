@@ -2,10 +2,10 @@
 
 Every run (train, extract, recommend_eval) writes ``config.yaml`` (the resolved config)
 first and ``run.json`` (task, status, fingerprints, timings) at its start and end. While
-it runs it holds ``.lock``; results it replaces are moved to ``previous/<time>/`` inside
-the directory, never deleted. It also names what runs write inside: metric prefixes and
-weight sources. This module is the bottom layer: it imports no other part of artrec but
-``io`` and ``errors``.
+it runs it holds ``.lock`` (a ``FileLock``, which the image cache's builds take too);
+results it replaces are moved to ``previous/<time>/`` inside the directory, never
+deleted. It also names what runs write inside: metric prefixes and weight sources. This
+module is the bottom layer: it imports no other part of artrec but ``io`` and ``errors``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import socket
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -127,37 +128,43 @@ def ensure_writable(out: Path) -> None:
         ) from None
 
 
-class RunLock:
-    """``out/.lock``, held (``lockf``) for a run's life: one writer per run directory.
+class FileLock:
+    """An exclusive lock on the file ``path`` (``lockf``), recording its holder (pid, host).
 
-    A second process is refused at once with the holder's pid; a lock file left behind by a
-    killed process (the kernel has released its lock) is taken over with a warning.
+    The kernel releases it when the holder's process dies, and a lock file left behind by
+    such a process is taken over with a warning. A busy lock calls ``busy(holder)``: it
+    raises to refuse (``RunLock``) or returns, and the lock is then waited for. The file is
+    removed on release; a process that waited on the removed file opens the new one.
     """
 
-    def __init__(self, out: Path) -> None:
-        self.path = Path(out) / LOCK_FILE
+    def __init__(self, path: Path, busy: Callable[[str], None]) -> None:
+        self.path, self.busy = Path(path), busy
         self._fd: int | None = None
 
-    def __enter__(self) -> RunLock:
-        ensure_writable(self.path.parent)
+    def __enter__(self) -> FileLock:
         while self._fd is None:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:  # a POSIX lock: released when this process dies, not shared with its forks
                 fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
                 if exc.errno not in (errno.EACCES, errno.EAGAIN):
+                    os.close(fd)
                     raise
-                holder = _read_holder(fd)
-                os.close(fd)
-                raise RunDirError(
-                    f"{self.path.parent} is in use by another run ({holder}); wait for it to "
-                    "finish, or write elsewhere with hydra.run.dir=DIR."
-                ) from None
+                self._wait(fd)
             if not _same_file(fd, self.path):  # the holder removed it as we opened it
                 os.close(fd)
                 continue
             self._take(fd)
         return self
+
+    def _wait(self, fd: int) -> None:
+        """Tell ``busy`` who holds the lock (it may raise), then wait for it."""
+        try:
+            self.busy(_read_holder(fd))
+            fcntl.lockf(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
 
     def _take(self, fd: int) -> None:
         left = _read_holder(fd)
@@ -172,6 +179,25 @@ class RunLock:
             self.path.unlink(missing_ok=True)
             os.close(self._fd)
             self._fd = None
+
+
+class RunLock(FileLock):
+    """``out/.lock``, held for a run's life: one writer per run directory. A second process
+    is refused at once, naming the holder."""
+
+    def __init__(self, out: Path) -> None:
+        super().__init__(Path(out) / LOCK_FILE, self._refuse)
+
+    def __enter__(self) -> RunLock:
+        ensure_writable(self.path.parent)
+        super().__enter__()
+        return self
+
+    def _refuse(self, holder: str) -> None:
+        raise RunDirError(
+            f"{self.path.parent} is in use by another run ({holder}); wait for it to "
+            "finish, or write elsewhere with hydra.run.dir=DIR."
+        ) from None
 
 
 def _read_holder(fd: int) -> str:

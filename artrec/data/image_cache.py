@@ -9,7 +9,9 @@ images' RGB rows one after another; ``index.npy``: offset, height, width per ima
 for an image unreadable at build time) and is keyed by the images' fingerprint
 (``image_set_digest``: paths, sizes, bytes or modification times) and that resize. It is
 built in a temporary folder renamed into place when complete, so a killed build leaves no
-folder that reads as a cache (docs/data.md).
+folder that reads as a cache, by one process at a time: the others asking for it (DDP
+ranks, parallel jobs) wait on its lock, ``.<key>.lock`` beside it, then read it
+(docs/data.md).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +36,7 @@ from artrec.errors import ConfigError
 from artrec.faults import fault_point
 from artrec.io import cache_root, stable_hash
 from artrec.progress import track
-from artrec.rundir import image_set_digest
+from artrec.rundir import LOCK_FILE, FileLock, image_set_digest
 
 log = logging.getLogger("artrec")
 CACHE_VERSION = 1  # bump when decoding or the layout changes: older caches are then unused
@@ -123,16 +127,62 @@ def open_image_cache(
     digest: str | None = None,
 ) -> ImageCache:
     """The cache of ``paths`` at ``resize`` under ``root`` (``digest``: as ``cache_key``):
-    built on first use, rebuilt (with a warning) when its files are damaged."""
+    built on first use by one process while any other that asks for it waits, rebuilt
+    (with a warning) when its files are damaged."""
     folder = root / cache_key(paths, resize, digest)
-    if folder.is_dir():
-        try:
-            return ImageCache(folder)
-        except (OSError, ValueError, EOFError) as exc:
+    cache = _complete(folder, repair=False)
+    if cache is not None:
+        return cache
+    with _one_builder(folder):
+        cache = _complete(folder, repair=True)  # built by another process while this one waited
+        if cache is None:
+            _build(folder, paths, resize, num_workers=num_workers, progress=progress)
+            cache = ImageCache(folder)
+    return cache
+
+
+def _complete(folder: Path, *, repair: bool) -> ImageCache | None:
+    """The cache in ``folder``; None when there is none or it is damaged, which ``repair``
+    removes with a warning (only under the lock: no other process is building it then)."""
+    if not folder.is_dir():
+        return None
+    try:
+        return ImageCache(folder)
+    except (OSError, ValueError, EOFError) as exc:
+        if repair:
             log.warning("Image cache %s is damaged (%s); building it again.", folder, exc)
             shutil.rmtree(folder, ignore_errors=True)
-    _build(folder, paths, resize, num_workers=num_workers, progress=progress)
-    return ImageCache(folder)
+        return None
+
+
+@contextmanager
+def _one_builder(folder: Path) -> Iterator[None]:
+    """Hold the lock of ``folder``'s build, ``.<key>.lock`` beside it (waiting while another
+    process holds it): one process builds a cache, the others then read it."""
+    lock = FileLock(folder.parent / f".{folder.name}{LOCK_FILE}", partial(_wait_for, folder))
+    with ExitStack() as held:
+        try:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            held.enter_context(lock)
+        except OSError as exc:
+            raise _unwritable(folder.parent, exc) from exc
+        yield
+
+
+def _wait_for(folder: Path, holder: str) -> None:
+    """Say that this process waits for another one's build (fault point ``image_cache_wait``)."""
+    log.info(
+        "Waiting for another process (%s) to finish building the image cache %s", holder, folder
+    )
+    fault_point("image_cache_wait")
+
+
+def _unwritable(root: Path, exc: OSError) -> ConfigError:
+    return ConfigError(
+        f"cannot write the image cache in {root} ({exc.strerror}): set ARTREC_CACHE to a "
+        "writable folder, or switch the cache off (data.image_cache=false, extract.py's "
+        "image_cache=false)."
+    )
 
 
 def _build(
@@ -140,14 +190,9 @@ def _build(
 ) -> None:
     """Resize every image into a temporary folder, then rename it to ``folder``."""
     try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     except OSError as exc:
-        raise ConfigError(
-            f"cannot write the image cache in {folder.parent} ({exc.strerror}): set ARTREC_CACHE "
-            "to a writable folder, or switch the cache off (data.image_cache=false, extract.py's "
-            "image_cache=false)."
-        ) from exc
+        raise _unwritable(folder.parent, exc) from exc
     try:
         loader = DataLoader(
             _Resized(paths, resize), batch_size=None, num_workers=num_workers, shuffle=False

@@ -4,9 +4,11 @@ image is never served from an old cache, atomic builds, damaged caches rebuilt."
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,11 +16,14 @@ import timm
 import torch
 from image_testkit import DATA_CONFIG, eval_transform, write_random_jpegs
 from PIL import Image
+from torchvision import transforms as T
 
+from artrec.data import image_cache
 from artrec.data.datamodule import ArtDataModule
 from artrec.data.image_cache import (
     INDEX_FILE,
     PIXELS_FILE,
+    cache_key,
     cache_resize,
     image_cache_for,
     open_image_cache,
@@ -140,10 +145,13 @@ def test_a_killed_build_leaves_no_cache_that_reads_as_complete(gallery, tmp_path
     env = {**os.environ, "ARTREC_FAULT": "image_cache_written"}
     killed = subprocess.run([sys.executable, "-c", script, str(root), *gallery], env=env)
     assert killed.returncode == -9
-    assert [p.name.startswith(".") for p in root.iterdir()] == [True]  # only the temporary one
+    (tmp,) = [p for p in root.iterdir() if p.is_dir()]  # only the temporary folder
+    (lock,) = [p for p in root.iterdir() if p.is_file()]  # and the lock the build held
+    assert tmp.name.startswith(".") and lock.name.startswith(".") and lock.suffix == ".lock"
     cache = open_image_cache(root, gallery, cache_resize(eval_transform()), progress=False)
     plain = ItemImages(gallery, eval_transform())
     assert torch.equal(ItemImages(gallery, eval_transform(), cache=cache)[4][0], plain[4][0])
+    assert set(root.iterdir()) == {tmp, cache.folder}  # the lock taken over, then removed
 
 
 def test_the_datamodule_reads_every_split_from_the_cache(gallery, tmp_path):
@@ -168,3 +176,48 @@ def test_an_unwritable_cache_folder_is_a_one_line_error(gallery, tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(ConfigError, match=r"cannot write the image cache in .*file.*ARTREC_CACHE"):
         open_image_cache(tmp_path / "file" / "c", gallery, cache_resize(eval_transform()))
+
+
+def _open_counted(point: str, mark: Path, builds: Path, root: Path, paths: list[str]) -> None:
+    """In a forked process: open the cache of ``paths``, holding at the fault point
+    ``point`` until ``mark`` is deleted; each build is a line in ``builds``."""
+    os.environ |= {"ARTREC_FAULT": f"{point}:hold", "ARTREC_FAULT_MARK": str(mark)}
+    build = image_cache._build
+
+    def counted(*args, **kwargs):
+        with open(builds, "a") as log:
+            log.write("built\n")
+        build(*args, **kwargs)
+
+    image_cache._build = counted
+    image_cache.open_image_cache(root, paths, T.Resize(73), progress=False)
+
+
+def held_at(point: str, mark: Path, *args) -> multiprocessing.Process:
+    """``_open_counted`` in a forked process (no import to wait for), once it holds."""
+    process = multiprocessing.get_context("fork").Process(
+        target=_open_counted, args=(point, mark, *args)
+    )
+    process.start()
+    while not mark.exists():
+        process.join(timeout=0.01)
+        assert process.exitcode is None, f"it ended before {point} (exit {process.exitcode})"
+    return process
+
+
+def test_one_process_builds_a_cache_the_others_wait_for(gallery, tmp_path):
+    builds, root = tmp_path / "builds.log", tmp_path / "c"
+    building, waiting = tmp_path / "building", tmp_path / "waiting"
+    processes = [held_at("image_cache_written", building, builds, root, gallery)]  # has the lock
+    try:  # the second finds the lock held and waits (on old code it built its own cache)
+        processes.append(held_at("image_cache_wait", waiting, builds, root, gallery))
+        waiting.unlink()  # it goes on waiting for the lock
+        building.unlink()  # the first renames its cache into place and lets go
+        for process in processes:
+            process.join(timeout=120)
+    finally:
+        for process in processes:
+            process.kill()
+    assert [process.exitcode for process in processes] == [0, 0]
+    assert builds.read_text() == "built\n"  # built once
+    assert [p.name for p in root.iterdir()] == [cache_key(gallery, T.Resize(73))]
