@@ -23,9 +23,9 @@ from artrec.data.dataset import Dataset, load_dataset
 from artrec.data.source import load_configured_dataset
 from artrec.errors import ArtrecError, ReportError
 from artrec.recsys.compare import CASE_KEYS
-from artrec.recsys.evaluate import PER_CASE_COLUMNS
 from artrec.recsys.metrics import METRICS, random_expectation
 from artrec.recsys.periods import PERIOD, TEST
+from artrec.recsys.result import PER_CASE_COLUMNS
 from artrec.rundir import (
     COMPLETED,
     CONFIG_FILE,
