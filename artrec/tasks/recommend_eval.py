@@ -81,4 +81,4 @@ def _compare(
     )
 
 
-TASK = Task("recommend_eval", run, inputs, schema=RecommendEvalConfig)
+TASK = Task("recommend_eval", run, schema=RecommendEvalConfig, inputs=inputs)

@@ -15,7 +15,8 @@ from jobs_testkit import Task, config, files, run_record
 from artrec.errors import ConfigError, RunDirError
 from artrec.io import stable_hash
 from artrec.tasks import jobs
-from artrec.tasks.jobs import JobInfo, config_fingerprint, run_job
+from artrec.tasks.fingerprint import FINGERPRINT_IGNORED, config_fingerprint
+from artrec.tasks.jobs import JobInfo, run_job
 
 
 @pytest.fixture(autouse=True)
@@ -76,8 +77,9 @@ def test_sweep_labels_and_explicit_ones(tmp_path):
 
 def test_fingerprint_ignores_only_the_listed_keys(tmp_path):
     cfg = config(tmp_path)
-    expected = {k: v for k, v in cfg.items() if k not in jobs.FINGERPRINT_IGNORED}
+    expected = {k: v for k, v in cfg.items() if k not in FINGERPRINT_IGNORED}
     expected["data"] = {"train_batch_size": 8}  # data.num_workers dropped, the batch size kept
+    expected["dataset"] = {k: v for k, v in cfg["dataset"].items() if k != "cache_dir"}
     assert config_fingerprint(cfg) == stable_hash(expected)
     same = config(tmp_path / "x", progress=False, run_name="r", data={"train_batch_size": 8})
     assert config_fingerprint({**same, "overwrite": True}) == config_fingerprint(cfg)
