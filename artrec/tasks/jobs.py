@@ -50,7 +50,11 @@ from artrec.tasks.fingerprint import changed_inputs, changed_settings, config_fi
 from artrec.tasks.quiet import quiet_libraries
 
 log = logging.getLogger("artrec")
-RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
+# Where Lightning finds a process's rank before a trainer exists, in its order of precedence
+# (lightning_fabric.utilities.rank_zero, read here without importing Lightning: seconds),
+# then the node, which Lightning reads only once a trainer is set up.
+LIGHTNING_RANK_VARIABLES = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")
+RANK_VARIABLES = (*LIGHTNING_RANK_VARIABLES, "NODE_RANK")
 
 
 class RunSettings(Protocol):
@@ -249,8 +253,10 @@ def describe(exc: BaseException) -> str:
 
 
 def is_writer() -> bool:
-    """True in the process that owns the run directory: not a non-zero DDP / SLURM rank."""
-    return all(os.environ.get(name, "0") == "0" for name in RANK_VARIABLES)
+    """True in the process that owns the run directory, global rank zero: Lightning's rank
+    (the first of its variables that is set; none: zero) on node zero."""
+    rank = next((os.environ[n] for n in LIGHTNING_RANK_VARIABLES if n in os.environ), "0")
+    return int(rank) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0
 
 
 def _write_run(

@@ -254,3 +254,26 @@ def test_non_zero_rank_writes_nothing(tmp_path, monkeypatch):
     task = Task()
     run_job(task, config(tmp_path / "run"))
     assert len(task.calls) == 1 and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"LOCAL_RANK": "1"},
+        {"RANK": "0", "LOCAL_RANK": "0"},
+        {"RANK": "3", "LOCAL_RANK": "0"},
+        {"RANK": "0", "SLURM_PROCID": "2"},  # SLURM allocated, torchrun started the ranks
+        {"SLURM_PROCID": "2"},
+        {"JSM_NAMESPACE_RANK": "1"},
+        {"NODE_RANK": "1", "LOCAL_RANK": "0"},  # node 1's first process, before its trainer
+        {"NODE_RANK": "0", "LOCAL_RANK": "0"},
+    ],
+)
+def test_the_writer_is_lightnings_rank_zero_on_node_zero(env, monkeypatch):
+    from lightning_fabric.utilities.rank_zero import _get_rank  # the oracle
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    lightning_zero = (_get_rank() or 0) == 0
+    assert jobs.is_writer() == (lightning_zero and env.get("NODE_RANK", "0") == "0")
