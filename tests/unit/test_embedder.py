@@ -114,5 +114,6 @@ def test_the_evaluation_callback_passes_its_loader_settings_on(tmp_path, monkeyp
     callback = rec_eval.RecEvalCallback(
         None, [], ProtocolConfig(), tmp_path, batch_size=7, num_workers=3
     )
-    callback._run(None, None, rec_eval.start_embedding, "rec_start", tmp_path / "start")
+    trainer = SimpleNamespace(strategy=SimpleNamespace(barrier=lambda: None))
+    callback._run(trainer, None, rec_eval.start_embedding, "rec_start", tmp_path / "start")
     assert (seen["num_workers"], seen["batch_size"]) == (3, 7)
