@@ -24,6 +24,7 @@ from artrec.models.config import (
     TuningConfig,
 )
 from artrec.recsys.config import CompareConfig, ProtocolConfig
+from artrec.reporting.config import LoggerConfig
 
 OUTPUT_DIR = "${hydra:runtime.output_dir}"
 
@@ -72,22 +73,6 @@ class TrainerConfig:
     sync_batchnorm: bool = False
     reload_dataloaders_every_n_epochs: int = 0
     fast_dev_run: Any = False
-
-
-@dataclass
-class LoggerConfig:
-    """Where metrics go: csv (logs/metrics.csv) | wandb | none. The other keys are W&B's:
-    project, entity, mode (online | offline | disabled; null: WANDB_MODE, else online with
-    a key, else offline), extra tags, recommendation galleries logged as images (0: none),
-    and W&B's copy of the terminal output (off | wrap | redirect)."""
-
-    name: str = "csv"
-    project: str = "${oc.env:WANDB_PROJECT,artrec}"
-    entity: str | None = "${oc.env:WANDB_ENTITY,null}"
-    mode: str | None = None
-    tags: list[str] = field(default_factory=list)
-    galleries: int = 4
-    console: str = "off"
 
 
 @dataclass

@@ -186,4 +186,4 @@ def _extract(
     return embedded_table(ids, rows, vectors, meta, source=cfg.output_dir)
 
 
-TASK = Task("extract", run, inputs, schema=ExtractConfig)
+TASK = Task("extract", run, schema=ExtractConfig, inputs=inputs)

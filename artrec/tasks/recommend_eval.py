@@ -82,4 +82,4 @@ def _compare(
     )
 
 
-TASK = Task("recommend_eval", run, inputs, schema=RecommendEvalConfig)
+TASK = Task("recommend_eval", run, schema=RecommendEvalConfig, inputs=inputs)

@@ -183,4 +183,4 @@ def _objective(metrics: Mapping[str, Any], objective: str, split: str) -> float 
     return None if value is None or math.isnan(value) else value  # undefined: null, as on disk
 
 
-TASK = Task("train", run, inputs, resumable=True, schema=TrainConfig)
+TASK = Task("train", run, schema=TrainConfig, inputs=inputs, resumable=True)

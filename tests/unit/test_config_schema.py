@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 from artrec.data.config import DatasetConfig
 from artrec.models.config import AugmentConfig, BackboneSpec, TaskConfig, TuningConfig
 from artrec.tasks.configs import ExtractConfig, LoggerConfig, TrainConfig, TrainerConfig
-from artrec.tasks.jobs import FINGERPRINT_IGNORED
+from artrec.tasks.fingerprint import FINGERPRINT_IGNORED
 from artrec.tasks.train import build_trainer
 
 REPO = Path(__file__).resolve().parents[2]

@@ -15,7 +15,8 @@ from jobs_testkit import Task, config, files, run_record
 from artrec.errors import ConfigError, RunDirError
 from artrec.io import stable_hash
 from artrec.tasks import jobs
-from artrec.tasks.jobs import JobInfo, config_fingerprint, run_job
+from artrec.tasks.fingerprint import FINGERPRINT_IGNORED, config_fingerprint
+from artrec.tasks.jobs import JobInfo, run_job
 
 
 @pytest.fixture(autouse=True)
@@ -76,8 +77,9 @@ def test_sweep_labels_and_explicit_ones(tmp_path):
 
 def test_fingerprint_ignores_only_the_listed_keys(tmp_path):
     cfg = config(tmp_path)
-    expected = {k: v for k, v in cfg.items() if k not in jobs.FINGERPRINT_IGNORED}
+    expected = {k: v for k, v in cfg.items() if k not in FINGERPRINT_IGNORED}
     expected["data"] = {"train_batch_size": 8}  # data.num_workers dropped, the batch size kept
+    expected["dataset"] = {k: v for k, v in cfg["dataset"].items() if k != "cache_dir"}
     assert config_fingerprint(cfg) == stable_hash(expected)
     same = config(tmp_path / "x", progress=False, run_name="r", data={"train_batch_size": 8})
     assert config_fingerprint({**same, "overwrite": True}) == config_fingerprint(cfg)
@@ -252,3 +254,26 @@ def test_non_zero_rank_writes_nothing(tmp_path, monkeypatch):
     task = Task()
     run_job(task, config(tmp_path / "run"))
     assert len(task.calls) == 1 and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"LOCAL_RANK": "1"},
+        {"RANK": "0", "LOCAL_RANK": "0"},
+        {"RANK": "3", "LOCAL_RANK": "0"},
+        {"RANK": "0", "SLURM_PROCID": "2"},  # SLURM allocated, torchrun started the ranks
+        {"SLURM_PROCID": "2"},
+        {"JSM_NAMESPACE_RANK": "1"},
+        {"NODE_RANK": "1", "LOCAL_RANK": "0"},  # node 1's first process, before its trainer
+        {"NODE_RANK": "0", "LOCAL_RANK": "0"},
+    ],
+)
+def test_the_writer_is_lightnings_rank_zero_on_node_zero(env, monkeypatch):
+    from lightning_fabric.utilities.rank_zero import _get_rank  # the oracle
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    lightning_zero = (_get_rank() or 0) == 0
+    assert jobs.is_writer() == (lightning_zero and env.get("NODE_RANK", "0") == "0")
