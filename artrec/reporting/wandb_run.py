@@ -40,6 +40,7 @@ from artrec.rundir import (
     REC_RANDOM,
     REC_START,
     START_DIR,
+    recorded_tuning,
 )
 
 log = logging.getLogger("artrec")
@@ -103,7 +104,7 @@ def run_tags(cfg: dict[str, Any]) -> list[str]:
     if cfg.get("ckpt"):
         tags = ["tuning:checkpoint"]
     else:
-        tuning = (cfg.get("tuning") or {}).get("mode", "frozen")
+        tuning = recorded_tuning(cfg) or "frozen"
         tags = [f"backbone:{backbone_label(cfg['backbone'])}", f"tuning:{tuning}"]
     tags += [f"task:{name}" for name, spec in (cfg.get("tasks") or {}).items() if spec]
     tags += [f"dataset:{cfg['dataset'].get('name')}", *cfg["logger"].get("tags", [])]

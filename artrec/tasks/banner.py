@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from artrec.rundir import recorded_tuning
+
 
 def key_choices(task: str, cfg: dict[str, Any]) -> str:
     """``task`` on ``cfg`` in a few lines: dataset, backbone (or checkpoint), tuning, tasks,
@@ -15,7 +17,7 @@ def key_choices(task: str, cfg: dict[str, Any]) -> str:
     elif cfg.get("backbone"):
         lines.append(("backbone", _backbone(cfg["backbone"])))
     if cfg.get("tuning"):
-        lines.append(("tuning", str(cfg["tuning"].get("mode", ""))))
+        lines.append(("tuning", recorded_tuning(cfg)))
     if cfg.get("tasks"):
         lines.append(("tasks", " + ".join(cfg["tasks"])))
     if cfg.get("embeddings"):

@@ -52,7 +52,7 @@ def test_every_run_starts_with_its_key_choices():
     cfg = {
         "dataset": {"name": "ugallery", "root": "/data/ug"},
         "backbone": {"preset": "resnet50", "pretrained": False},
-        "tuning": {"mode": "shallow"},
+        "tuning": "shallow",
         "tasks": {"artist": {}, "medium": {}},
         "output_dir": "outputs/train/x",
     }

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import pytest
+import yaml
 
 from artrec.errors import ConfigError
 from artrec.reporting.wandb_run import (
@@ -18,6 +19,7 @@ from artrec.reporting.wandb_run import (
     run_tags,
     summary_values,
 )
+from tests.fixtures import OLD_TRAIN_RUN
 
 RESNET = {"preset": "resnet50", "preset_model": "resnet50.tv_in1k", "name": "resnet50.tv_in1k"}
 
@@ -88,7 +90,7 @@ def test_backbone_label_is_the_preset_unless_the_timm_name_was_replaced():
 def test_tags_for_train_extract_and_a_checkpoint():
     train = {
         "backbone": RESNET,
-        "tuning": {"mode": "shallow"},
+        "tuning": "shallow",
         "tasks": {"artist": {"column": "artist"}, "medium": None, "type": {"column": "type"}},
         "dataset": {"name": "ugallery"},
         "logger": {"tags": ["paper", "x" * 70]},
@@ -105,6 +107,8 @@ def test_tags_for_train_extract_and_a_checkpoint():
     extract = {"backbone": RESNET, "dataset": {"name": "demo"}, "logger": {}, "ckpt": None}
     assert run_tags(extract) == ["backbone:resnet50", "tuning:frozen", "dataset:demo"]
     assert run_tags({**extract, "ckpt": "best.ckpt"}) == ["tuning:checkpoint", "dataset:demo"]
+    recorded = yaml.safe_load((OLD_TRAIN_RUN / "config.yaml").read_text())  # tuning: {mode: deep}
+    assert run_tags(recorded) == ["backbone:tiny", "tuning:deep", "task:artist", "dataset:folder"]
 
 
 FINAL = {
