@@ -20,7 +20,7 @@ def key_choices(task: str, settings: RootConfig) -> str:
             lines.append(("backbone", _backbone(backbone)))
         case TrainConfig(backbone=backbone, tuning=tuning, tasks=tasks):
             lines.append(("backbone", _backbone(backbone)))
-            lines.append(("tuning", str(tuning.mode)))
+            lines.append(("tuning", str(tuning)))
             lines.append(("tasks", " + ".join(tasks)))
         case RecommendEvalConfig(embeddings=embeddings):
             lines.append(("embeddings", str(embeddings)))

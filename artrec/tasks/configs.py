@@ -21,7 +21,7 @@ from artrec.models.config import (
     ModelConfig,
     OptimConfig,
     TaskConfig,
-    TuningConfig,
+    Tuning,
 )
 from artrec.recsys.config import CompareConfig, ProtocolConfig
 from artrec.reporting.config import LoggerConfig
@@ -106,7 +106,7 @@ class TrainConfig:
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     backbone: BackboneSpec = field(default_factory=BackboneSpec)
     tasks: dict[str, TaskConfig | None] = field(default_factory=dict)
-    tuning: TuningConfig = field(default_factory=TuningConfig)
+    tuning: Tuning = Tuning.deep  # which layers learn: deep | shallow (frozen: extract.py)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)

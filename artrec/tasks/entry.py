@@ -28,7 +28,7 @@ from artrec.tasks.configs import ExtractConfig, TrainConfig, TrainerConfig
 from artrec.tasks.jobs import JobInfo, Task, describe, run_job, typed
 from artrec.tasks.sweeps import register_resolvers
 
-__all__ = ["register_resolvers", "run_task"]
+__all__ = ["plain_config", "register_resolvers", "run_task"]
 
 log = logging.getLogger("artrec")
 SPAWNING_STRATEGIES = frozenset({"ddp_spawn", "ddp_fork", "ddp_notebook"})
@@ -68,8 +68,14 @@ def run_task(task: Task | str, cfg: DictConfig) -> Any:
     return None
 
 
+def plain_config(cfg: DictConfig) -> dict[str, Any]:
+    """``cfg`` resolved to plain values, enums as their text (``tuning: deep``): what a run
+    directory's config.yaml records and the tasks' schemas read back."""
+    return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True, enum_to_str=True)
+
+
 def _run(task: Task, cfg: DictConfig, job: JobInfo) -> Any:
-    plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    plain = plain_config(cfg)
     if job.multirun:
         match typed(task, plain):
             case TrainConfig(trainer=trainer) | ExtractConfig(trainer=trainer):

@@ -82,7 +82,7 @@ def run_identity(cfg: RunConfig, out: Path) -> RunIdentity:
             return RunIdentity(tuning="frozen", backbone=backbone, **common)
         case TrainConfig(backbone=backbone, tuning=tuning, tasks=tasks):
             chosen = tuple(name for name, spec in tasks.items() if spec is not None)
-            return RunIdentity(tuning=str(tuning.mode), backbone=backbone, tasks=chosen, **common)
+            return RunIdentity(tuning=str(tuning), backbone=backbone, tasks=chosen, **common)
     raise TypeError(f"no W&B identity for {type(cfg).__name__}")
 
 

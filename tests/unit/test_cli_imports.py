@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from artrec.data.config import DatasetConfig
-from artrec.models.config import BackboneSpec, TaskConfig, TuningConfig
+from artrec.models.config import BackboneSpec, TaskConfig, Tuning
 from artrec.tasks.banner import key_choices
 from artrec.tasks.configs import ExtractConfig, RecommendEvalConfig, TrainConfig
 
@@ -55,7 +55,7 @@ def test_every_run_starts_with_its_key_choices():
     cfg = TrainConfig(
         dataset=DatasetConfig(name="ugallery", root="/data/ug"),
         backbone=BackboneSpec(name="resnet50", preset="resnet50", pretrained=False),
-        tuning=TuningConfig(mode="shallow"),
+        tuning=Tuning.shallow,
         tasks={"artist": TaskConfig(), "medium": TaskConfig()},
         output_dir="outputs/train/x",
     )

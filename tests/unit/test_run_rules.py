@@ -4,6 +4,7 @@ resume, lock, labels."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,10 @@ from jobs_testkit import Task, config, files, run_record
 from artrec.errors import ConfigError, RunDirError
 from artrec.io import stable_hash
 from artrec.tasks import jobs
+from artrec.tasks.configs import TrainConfig
 from artrec.tasks.fingerprint import FINGERPRINT_IGNORED, config_fingerprint
 from artrec.tasks.jobs import JobInfo, run_job
+from tests.fixtures import OLD_TRAIN_RUN
 
 
 @pytest.fixture(autouse=True)
@@ -131,6 +134,26 @@ def test_other_settings_or_another_task_are_refused_before_anything_is_written(t
     with pytest.raises(RunDirError, match=r"belongs to an earlier train run \(completed"):
         run_job(other, config(out))
     assert task.calls == other.calls == [] and files(out) == before
+
+
+def test_a_run_recorded_with_the_tuning_group_is_other_settings(tmp_path, capsys):
+    """A run directory written when ``tuning`` was a group (``tuning: {mode: deep}``): the
+    same command today composes ``tuning: deep``, which is other settings, as for every
+    renamed key (README, "Renamed settings"); overwrite=true moves its files aside."""
+    out = shutil.copytree(OLD_TRAIN_RUN, tmp_path / "run")
+    recorded = {**yaml.safe_load((out / "config.yaml").read_text()), "output_dir": str(out)}
+    assert recorded["tuning"] == {"mode": "deep"}
+    read = run_record(out)["inputs"]
+    now = {**recorded, "tuning": "deep"}
+    with pytest.raises(RunDirError, match=r"changed: \['tuning', 'tuning.mode'\]"):
+        run_job(Task(read=read, schema=TrainConfig), now)
+    assert "  tuning    deep\n" in capsys.readouterr().out  # today's key choices
+    assert (
+        run_job(Task(value=0.5, read=read, schema=TrainConfig), {**now, "overwrite": True}) == 0.5
+    )
+    (moved,) = (out / "previous").iterdir()
+    assert yaml.safe_load((moved / "config.yaml").read_text())["tuning"] == {"mode": "deep"}
+    assert yaml.safe_load((out / "config.yaml").read_text())["tuning"] == "deep"
 
 
 def test_overwrite_moves_the_old_files_aside_first(tmp_path):

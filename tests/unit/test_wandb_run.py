@@ -11,7 +11,7 @@ import pytest
 
 from artrec.data.config import DatasetConfig
 from artrec.errors import ConfigError
-from artrec.models.config import BackboneSpec, TaskConfig, TuningConfig
+from artrec.models.config import BackboneSpec, TaskConfig, Tuning
 from artrec.reporting.config import LoggerConfig
 from artrec.reporting.wandb_run import comparison_rows, has_api_key, resolve_mode, summary_values
 from artrec.tasks.configs import ExtractConfig, TrainConfig
@@ -89,7 +89,7 @@ def test_tags_for_train_extract_and_a_checkpoint():
     train = TrainConfig(
         dataset=DatasetConfig(name="ugallery", root="/data"),
         backbone=RESNET,
-        tuning=TuningConfig(mode="shallow"),
+        tuning=Tuning.shallow,
         tasks={
             "artist": TaskConfig("classification"),
             "medium": None,
