@@ -21,9 +21,10 @@ from artrec.models.config import (
     ModelConfig,
     OptimConfig,
     TaskConfig,
-    TuningConfig,
+    Tuning,
 )
 from artrec.recsys.config import CompareConfig, ProtocolConfig
+from artrec.reporting.config import LoggerConfig
 
 OUTPUT_DIR = "${hydra:runtime.output_dir}"
 
@@ -75,22 +76,6 @@ class TrainerConfig:
 
 
 @dataclass
-class LoggerConfig:
-    """Where metrics go: csv (logs/metrics.csv) | wandb | none. The other keys are W&B's:
-    project, entity, mode (online | offline | disabled; null: WANDB_MODE, else online with
-    a key, else offline), extra tags, recommendation galleries logged as images (0: none),
-    and W&B's copy of the terminal output (off | wrap | redirect)."""
-
-    name: str = "csv"
-    project: str = "${oc.env:WANDB_PROJECT,artrec}"
-    entity: str | None = "${oc.env:WANDB_ENTITY,null}"
-    mode: str | None = None
-    tags: list[str] = field(default_factory=list)
-    galleries: int = 4
-    console: str = "off"
-
-
-@dataclass
 class MonitorConfig:
     """What the checkpoints and early stopping watch: the metric, its better direction,
     the epochs without improvement before stopping (the paper's rule: 5), and whether
@@ -121,7 +106,7 @@ class TrainConfig:
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     backbone: BackboneSpec = field(default_factory=BackboneSpec)
     tasks: dict[str, TaskConfig | None] = field(default_factory=dict)
-    tuning: TuningConfig = field(default_factory=TuningConfig)
+    tuning: Tuning = Tuning.deep  # which layers learn: deep | shallow (frozen: extract.py)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)

@@ -56,7 +56,7 @@ def counts(monkeypatch, tmp_path):
 def config(name: str, *overrides: str) -> dict:
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose(name, overrides=[*overrides, "progress=false"])
-    return OmegaConf.to_container(cfg, resolve=True)
+    return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # as entry.py does
 
 
 def test_train_loads_its_dataset_and_hashes_its_images_once(tmp_path, counts):
