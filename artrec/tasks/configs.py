@@ -10,7 +10,7 @@ A node that a config group fills is ``GROUP`` (OmegaConf's MISSING, Hydra's patt
 group's node): the option merged into it builds it from its dataclass, defaults and types
 included. Hydra deep-copies the stored schemas for every group ``--help`` lists, so a root
 schema that holds no group's node keeps ``--help`` quick. A node with a default of the
-script's own (extract's ``trainer``) stays whole.
+script's own (extract's ``trainer``) stays whole, and so does the one-key ``tuning``.
 """
 
 from __future__ import annotations
