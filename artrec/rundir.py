@@ -3,9 +3,9 @@
 Every run (train, extract, recommend_eval) writes ``config.yaml`` (the resolved config)
 first and ``run.json`` (task, status, fingerprints, timings) at its start and end. While
 it runs it holds ``.lock``; results it replaces are moved to ``previous/<time>/`` inside
-the directory, never deleted. It also names what runs write inside: metric prefixes and
-weight sources. This module is the bottom layer: it imports no other part of artrec but
-``io`` and ``errors``.
+the directory, never deleted. It also names what runs write inside (metric prefixes,
+weight sources) and reads back a recorded tuning in its old and new shapes. This module is
+the bottom layer: it imports no other part of artrec but ``io`` and ``errors``.
 """
 
 from __future__ import annotations
@@ -72,6 +72,16 @@ def read_config(out: Path) -> dict[str, Any] | None:
     except (OSError, yaml.YAMLError):
         return None
     return loaded if isinstance(loaded, dict) else None
+
+
+def recorded_tuning(recorded: dict[str, Any]) -> str | None:
+    """The tuning (frozen / shallow / deep) a recorded config.yaml or embeddings meta names,
+    in either shape: ``tuning: deep`` or, written before the ``tuning`` group became a key,
+    ``tuning: {mode: deep}``. None when it names none (an extract run)."""
+    tuning = recorded.get("tuning")
+    if isinstance(tuning, dict):
+        tuning = tuning.get("mode")
+    return str(tuning) if tuning else None
 
 
 def file_digest(path: str | Path) -> str:

@@ -1,4 +1,4 @@
-"""Small canonical datasets written by the tests themselves."""
+"""Small canonical datasets written by the tests themselves, and recorded run directories."""
 
 from __future__ import annotations
 
@@ -8,6 +8,12 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+#: A train.py run directory (its top-level files) recorded before ``tuning`` was a key:
+#: config.yaml and the embeddings' meta hold ``tuning: {mode: deep}``. Made with
+#: ``train.py dataset=folder debug=fast logger=none trainer.max_epochs=1 tasks=artist`` on
+#: ``write_image_dataset(n_items=30, size=32)``.
+OLD_TRAIN_RUN = Path(__file__).parent / "unit" / "golden" / "train_run_tuning_group"
 
 
 def write_image_dataset(root: Path, n_items: int = 12, size: int = 40, seed: int = 0) -> Path:

@@ -28,7 +28,8 @@ from artrec.embeddings import embedded_table, save_embeddings
 from artrec.faults import fault_point
 from artrec.models.embedder import EmbedFn, embed_in_fit, forward
 from artrec.recsys.config import ProtocolConfig
-from artrec.recsys.evaluate import EvalResult, evaluate, write_result
+from artrec.recsys.evaluate import evaluate
+from artrec.recsys.result import EvalResult, write_result
 from artrec.rundir import (
     EMBEDDINGS_FILE,
     EPOCHS_DIR,

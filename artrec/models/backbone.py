@@ -50,10 +50,10 @@ def check_model_name(name: str) -> None:
 
 def resolve_data_config(model: nn.Module, input_size: int | None = None) -> dict:
     """timm's data config for ``model``, with the square input size overridden when given."""
-    config = dict(timm.data.resolve_model_data_config(model))
+    data_config = dict(timm.data.resolve_model_data_config(model))
     if input_size is not None:
-        config["input_size"] = (config["input_size"][0], input_size, input_size)
-    return config
+        data_config["input_size"] = (data_config["input_size"][0], input_size, input_size)
+    return data_config
 
 
 class Backbone(nn.Module):
@@ -106,23 +106,23 @@ class Backbone(nn.Module):
 
     def meta(self) -> dict:
         """JSON-ready provenance, for the embeddings' meta."""
-        config = self.data_config
+        data_config = self.data_config
         return {
             "name": self.spec.name,
             "preset": self.spec.preset,
             "feature": self.spec.feature,
             "feature_dim": self.feature_dim,
-            "input_size": list(config["input_size"]),
+            "input_size": list(data_config["input_size"]),
             "weights_source": self.weights_source,
             "load_report": self.load_report.as_dict() if self.load_report else None,
             "imagenet_top1": self.spec.imagenet_top1,
             "imagenet_top5": self.spec.imagenet_top5,
             "preprocessing": {
-                "interpolation": config["interpolation"],
-                "mean": list(config["mean"]),
-                "std": list(config["std"]),
-                "crop_pct": config["crop_pct"],
-                "crop_mode": config["crop_mode"],
+                "interpolation": data_config["interpolation"],
+                "mean": list(data_config["mean"]),
+                "std": list(data_config["std"]),
+                "crop_pct": data_config["crop_pct"],
+                "crop_mode": data_config["crop_mode"],
             },
             "timm_version": timm.__version__,
         }

@@ -1,10 +1,10 @@
 """The model's settings as typed dataclasses: the backbone (``BackboneSpec``), the training
-tasks, the shared layer, the tuning mode, the optimiser and the augmentation.
+tasks, the shared layer, the tuning mode (an enum), the optimiser and the augmentation.
 
-They are the schemas of the ``backbone``, ``tasks``, ``model``, ``tuning``, ``optim`` and
-``augment`` config groups (registered by ``artrec.tasks.config_store``): the defaults and
-types live here, the YAML files only choose and override. This module imports neither
-torch nor timm, so ``--help`` stays fast.
+They are the schemas of the ``backbone``, ``tasks``, ``model``, ``optim`` and ``augment``
+config groups and of train.py's ``tuning`` key (registered by ``artrec.tasks.config_store``):
+the defaults and types live here, the YAML files only choose and override. This module
+imports neither torch nor timm, so ``--help`` stays fast.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from enum import StrEnum
 from numbers import Real
 
 from artrec.data.config import REQUIRED
@@ -132,13 +133,15 @@ class ModelConfig:
     init_from: str | None = None
 
 
-@dataclass
-class TuningConfig:
-    """Which layers learn (the ``tuning`` group): deep (all; the paper's best) | shallow (the
-    shared layer and heads, on cached backbone features) | frozen (none; train.py refuses it,
-    extract.py computes such embeddings)."""
+class Tuning(StrEnum):
+    """Which layers learn (train.py's ``tuning`` key): deep (all; the paper's best) | shallow
+    (the shared layer and heads, on cached backbone features) | frozen (none; train.py
+    refuses it, extract.py computes such embeddings). artrec.models.tuning says what each
+    trains."""
 
-    mode: str = "deep"
+    frozen = "frozen"
+    shallow = "shallow"
+    deep = "deep"
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Tuning modes: which layers learn (the paper's frozen / shallow / deep fine-tuning).
+"""Tuning modes: which layers learn (the paper's frozen / shallow / deep fine-tuning). Their
+names are the ``Tuning`` enum (artrec.models.config, train.py's ``tuning`` key).
 
 - ``frozen``: nothing learns; the backbone's pooled features are the embedding
   (``extract.py``, the paper's Table 1).
@@ -16,13 +17,14 @@ from dataclasses import dataclass
 from torch import nn
 
 from artrec.errors import ConfigError
+from artrec.models.config import Tuning
 
 
 @dataclass(frozen=True)
 class TuningMode:
     """Which parts of the model learn."""
 
-    name: str
+    name: Tuning
     train_backbone: bool
     train_head: bool
 
@@ -37,18 +39,21 @@ class TuningMode:
         return self.train_head and not self.train_backbone
 
 
-TUNING_MODES: dict[str, TuningMode] = {
-    "frozen": TuningMode("frozen", train_backbone=False, train_head=False),
-    "shallow": TuningMode("shallow", train_backbone=False, train_head=True),
-    "deep": TuningMode("deep", train_backbone=True, train_head=True),
+TUNING_MODES: dict[Tuning, TuningMode] = {
+    Tuning.frozen: TuningMode(Tuning.frozen, train_backbone=False, train_head=False),
+    Tuning.shallow: TuningMode(Tuning.shallow, train_backbone=False, train_head=True),
+    Tuning.deep: TuningMode(Tuning.deep, train_backbone=True, train_head=True),
 }
 
 
 def get_tuning_mode(name: str) -> TuningMode:
-    """The mode called ``name``; ConfigError listing the modes otherwise."""
-    if name not in TUNING_MODES:
-        raise ConfigError(f"tuning mode {name!r} is unknown; use one of {sorted(TUNING_MODES)}.")
-    return TUNING_MODES[name]
+    """The mode called ``name`` (a ``Tuning`` or its value); ConfigError listing the modes
+    otherwise."""
+    try:
+        return TUNING_MODES[Tuning(name)]
+    except ValueError:
+        names = sorted(mode.value for mode in Tuning)
+        raise ConfigError(f"tuning mode {name!r} is unknown; use one of {names}.") from None
 
 
 def require_trainable(name: str) -> TuningMode:

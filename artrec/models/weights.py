@@ -213,8 +213,8 @@ def _from_hub(name: str, num_classes: int, **kwargs) -> tuple[nn.Module, str, No
         model = timm.create_model(name, pretrained=True, num_classes=num_classes, **kwargs)
     except HUB_ERRORS as err:
         raise ConfigError(_hub_how_to(name, err)) from err
-    cfg = model.pretrained_cfg
-    return model, "timm-hub:" + ".".join(filter(None, [cfg["architecture"], cfg["tag"]])), None
+    tagged = filter(None, [model.pretrained_cfg["architecture"], model.pretrained_cfg["tag"]])
+    return model, "timm-hub:" + ".".join(tagged), None
 
 
 def _from_lite0_package(name: str, num_classes: int, **kwargs) -> tuple[nn.Module, str, LoadReport]:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from artrec.errors import ConfigError
+from artrec.recsys.config import ProtocolConfig
 from artrec.recsys.protocol import TestCases
 from artrec.recsys.stock import ragged
 
@@ -61,6 +62,15 @@ def split_periods(cases: TestCases, val_fraction: float, test_fraction: float) -
     index = np.arange(n)
     period = np.where(index >= test_from, TEST, np.where(index >= val_from, VAL, ""))
     return Periods(period, str(cases.time_raw[val_from]), str(cases.time_raw[test_from]))
+
+
+def reported_cases(cases: TestCases, protocol: ProtocolConfig) -> np.ndarray:
+    """The positions of the cases that metrics.json's top level reports: every case with
+    ``split=none``, the test period's with ``split=time`` (what galleries may show)."""
+    if protocol.split == "none":
+        return np.arange(len(cases))
+    periods = split_periods(cases, protocol.val_fraction, protocol.test_fraction)
+    return np.flatnonzero(periods.period == TEST)
 
 
 def _share(fraction: float, n: int) -> int:

@@ -12,7 +12,7 @@ from artrec.console import BOX
 
 if TYPE_CHECKING:
     from artrec.recsys.compare import Comparison
-    from artrec.recsys.evaluate import EvalResult
+    from artrec.recsys.result import EvalResult
 
 SHORT_NAMES = {
     "recall": "R",

@@ -14,6 +14,7 @@ from artrec.data.dataset import Dataset
 from artrec.data.image_check import DECODE_ERRORS, to_rgb
 from artrec.embeddings import EmbeddingTable
 from artrec.recsys.config import ProtocolConfig
+from artrec.recsys.periods import reported_cases
 from artrec.recsys.topk import CaseRecommendations, Recommender
 
 THUMB = 80  # thumbnail side, pixels
@@ -44,10 +45,13 @@ def render_galleries(
     n_cases: int = 4,
     seed: int = 0,
 ) -> list[tuple[str, Image.Image]]:
-    """(caption, image) for ``n_cases`` test cases sampled with ``seed``: the profile, then
-    the top ``protocol.k`` among the items in stock at that time, bought ones framed."""
+    """(caption, image) for ``n_cases`` test cases sampled with ``seed`` (with
+    ``protocol.split=time`` from the test period only, never the validation period the
+    settings were chosen on): the profile, then the top ``protocol.k`` among the items in
+    stock at that time, bought ones framed."""
     recommender = Recommender(dataset, table, protocol)
-    chosen = sample_cases(len(recommender.cases), n_cases, seed)
+    shown = reported_cases(recommender.cases, protocol)
+    chosen = shown[sample_cases(len(shown), n_cases, seed)]
     thumbs = _Thumbnails(dataset)
     return [
         (caption(dataset, case, protocol.k), gallery_image(case, thumbs, protocol.k))

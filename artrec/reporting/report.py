@@ -11,30 +11,22 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-import yaml
-from PIL import Image
-from rich.console import Console, Group
+from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
-from artrec.console import BOX, make_console
+from artrec.console import make_console
 from artrec.data.dataset import Dataset
-from artrec.embeddings import load_embeddings
-from artrec.errors import ArtrecError, ConfigError, ReportError
-from artrec.io import atomic_path, write_text_atomic
-from artrec.recsys.compare import DAGGER
-from artrec.recsys.config import CompareConfig, ProtocolConfig
+from artrec.errors import ArtrecError, ConfigError
+from artrec.io import write_text_atomic
+from artrec.recsys.config import CompareConfig
 from artrec.reporting.figures import figure_stem, metric_bars, save_figure, top1_scatter
-from artrec.reporting.galleries import render_galleries
+from artrec.reporting.gallery_files import GALLERY_CHOICES, gallery_runs, write_galleries
 from artrec.reporting.html_report import Section, render_html
+from artrec.reporting.overview import left_out_lines, run_configs, runs_table
 from artrec.reporting.paper_tables import (
     Table1,
     Table2,
@@ -45,14 +37,11 @@ from artrec.reporting.paper_tables import (
     write_tables,
 )
 from artrec.reporting.run_dirs import find_runs
-from artrec.reporting.runs import Run, RunGroup, group_runs
-from artrec.reporting.text_tables import Cell, TextTable
-from artrec.rundir import CONFIG_FILE
+from artrec.reporting.runs import RunGroup, group_runs
+from artrec.reporting.text_tables import rich_table
 
 INDEX = "index.html"
 SCATTER = "imagenet_top1_vs_recall"
-GALLERY_CHOICES = ("best", "all", "none")
-NAME_WIDTH = 16  # a run's name is kept whole up to this width in the terminal's tables
 CONSOLE_SKIP = ("directory",)  # in index.html and the warnings; too wide for 80 columns
 
 
@@ -116,7 +105,7 @@ def write_report(
             f"The runs were judged on {len(groups)} different sets of test cases; runs are "
             "compared only within their group (same dataset, protocol and test cases)."
         )
-    page = render_html("artrec comparison report", intro, overview, sections, _configs(runs))
+    page = render_html("artrec comparison report", intro, overview, sections, run_configs(runs))
     index = out / INDEX
     write_text_atomic(index, page)
     return index
@@ -138,8 +127,10 @@ def _group_section(
         for text in texts:
             console.print(rich_table(text))
     figures = _figures(t1, t2, folder / "figures") if settings.figures else []
-    chosen = _gallery_runs(group, list(t2.runs.index), settings.galleries)
-    galleries, notes = _galleries(chosen, folder / "galleries", settings, datasets)
+    chosen = gallery_runs(group, list(t2.runs.index), settings.galleries)
+    galleries, notes = write_galleries(
+        chosen, folder / "galleries", settings.gallery_cases, settings.seed, datasets
+    )
     if console is not None:
         for note in notes:
             console.print(f"[yellow]{escape(note)}[/yellow]")
@@ -157,144 +148,6 @@ def _figures(t1: Table1 | None, t2: Table2, folder: Path) -> list[tuple[str, Pat
         paths = save_figure(metric_bars(t2.comparison, metric), folder / figure_stem(metric))
         figures.append((f"{metric} with bootstrap intervals", paths["svg"]))
     return figures
-
-
-def _gallery_runs(group: RunGroup, ranked: list[str], choice: str) -> list[Run]:
-    by_label = {run.label: run for run in group.runs}
-    count = {"best": 1, "all": len(ranked), "none": 0}[choice]
-    return [by_label[label] for label in ranked[:count]]
-
-
-def _galleries(
-    runs: list[Run], folder: Path, settings: Settings, datasets: dict[str, Dataset]
-) -> tuple[list[tuple[str, Path]], list[str]]:
-    """Render and save each run's galleries; a run whose dataset or embeddings cannot be
-    read gets a note instead (the tables do not need them)."""
-    galleries, notes = [], []
-    for run in runs:
-        try:
-            dataset = _dataset(run, datasets)
-            if run.embeddings_path is None:
-                raise ReportError(f"{run.path}: no embeddings.npz, nor one named in metrics.json")
-            table = load_embeddings(run.embeddings_path)
-            protocol = _protocol(run)
-            rendered = render_galleries(
-                dataset, table, protocol, settings.gallery_cases, settings.seed
-            )
-        except ArtrecError as exc:
-            notes.append(f"No recommendation galleries for {run.label}: {exc}")
-            continue
-        for number, (caption, image) in enumerate(rendered, start=1):
-            path = folder / f"{_slug(run.label)}_case{number}.png"
-            _save_png(image, path)
-            galleries.append((f"{run.label}: {caption}", path))
-    return galleries, notes
-
-
-def _dataset(run: Run, datasets: dict[str, Dataset]) -> Dataset:
-    """The run's dataset, loaded once per report."""
-    key = json.dumps(
-        [run.config.get("rec_eval"), run.config.get("dataset"), run.metrics.get("dataset")],
-        default=str,
-    )
-    if key not in datasets:
-        datasets[key] = run.dataset()
-    return datasets[key]
-
-
-def _protocol(run: Run) -> ProtocolConfig:
-    """The settings metrics.json records; on CPU where CUDA is not available."""
-    protocol = ProtocolConfig.from_dict(run.metrics.get("protocol") or {})
-    if protocol.device == "cuda" and not torch.cuda.is_available():
-        protocol = dataclasses.replace(protocol, device="cpu")
-    return protocol
-
-
-def _save_png(image: Image.Image, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        image.save(tmp, format="PNG", optimize=True)
-
-
-def _slug(label: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_") or "run"
-
-
-def left_out_lines(runs: list[Run]) -> list[str]:
-    """One line per run the tables leave out (failed, incomplete, unreadable) and why."""
-    return [
-        f"Left out {run.label} ({run.status}): {_last_line(run.error)} [{run.path}]"
-        for run in runs
-        if not run.completed
-    ]
-
-
-def _last_line(text: str | None) -> str:
-    return text.strip().splitlines()[-1] if text and text.strip() else "no reason recorded"
-
-
-def runs_table(runs: list[Run]) -> TextTable:
-    """Every run found, completed or not, with what it is and why it failed."""
-    header = ["run", "status", "group", "task", "tuning", "backbone", "directory", "error"]
-    rows = [
-        [
-            Cell(run.label),
-            Cell(run.status, bold=not run.completed),
-            Cell(run.group),
-            Cell(run.task),
-            Cell(run.tuning if run.completed else ""),
-            Cell(str(run.backbone.get("preset") or run.backbone.get("name") or "")),
-            Cell(str(run.path)),
-            Cell(_last_line(run.error) if not run.completed else ""),
-        ]
-        for run in runs
-    ]
-    return TextTable(f"{len(runs)} run(s)", header, rows, left=len(header))
-
-
-def _configs(runs: list[Run]) -> list[tuple[str, str]]:
-    """(label, text) per run: config.yaml as written, else what metrics.json records."""
-    out = []
-    for run in runs:
-        path = run.path / CONFIG_FILE
-        if path.is_file():
-            text = path.read_text(encoding="utf-8")
-        else:
-            known = {key: run.metrics.get(key) for key in ("dataset", "embeddings", "protocol")}
-            text = f"# no {CONFIG_FILE}; from metrics.json:\n" + yaml.safe_dump(known)
-        out.append((f"{run.label} ({run.status})", text))
-    return out
-
-
-def rich_table(table: TextTable, skip: Sequence[str] = ()) -> Group:
-    """A TextTable for the terminal: bold for the best, daggers kept; names fold onto more
-    lines rather than being cut, numbers never wrap (80 columns read well)."""
-    rich = Table(
-        title=table.title,
-        title_justify="left",
-        box=BOX,
-        padding=(0, 1, 0, 0),
-        pad_edge=False,
-    )
-    longest = max((len(cells[0].text) for cells in table.rows), default=0)
-    keep = [i for i, name in enumerate(table.header) if name not in skip]
-    for index, name in ((i, table.header[i]) for i in keep):
-        if index >= table.left:  # numbers whole; a long header may wrap
-            cells = [len(row[index].text) + row[index].dagger for row in table.rows]
-            widest = max([*cells, *map(len, name.split())])
-            rich.add_column(name, justify="right", min_width=widest, max_width=widest)
-        else:
-            if index == 0:
-                rich.add_column(name, overflow="fold", min_width=min(longest, NAME_WIDTH))
-            else:
-                rich.add_column(name, overflow="fold", max_width=NAME_WIDTH - 6)
-    for cells in table.rows:
-        rich.add_row(*(_rich_cell(cells[i]) for i in keep))
-    return Group(rich, Text(" ".join(table.notes), style="dim"))
-
-
-def _rich_cell(cell: Cell) -> str:
-    text = escape(cell.text) + (DAGGER if cell.dagger else "")
-    return f"[bold]{text}[/bold]" if cell.bold else text
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,9 +23,9 @@ from artrec.data.dataset import Dataset, load_dataset
 from artrec.data.source import load_configured_dataset
 from artrec.errors import ArtrecError, ReportError
 from artrec.recsys.compare import CASE_KEYS
-from artrec.recsys.evaluate import PER_CASE_COLUMNS
 from artrec.recsys.metrics import METRICS, random_expectation
 from artrec.recsys.periods import PERIOD, TEST
+from artrec.recsys.result import PER_CASE_COLUMNS
 from artrec.rundir import (
     COMPLETED,
     CONFIG_FILE,
@@ -34,6 +34,7 @@ from artrec.rundir import (
     METRICS_FILE,
     PER_CASE_FILE,
     RANDOM_INIT,
+    recorded_tuning,
 )
 
 RERUN = "re-run the job, or leave its directory out of the report"
@@ -82,9 +83,9 @@ class Run:
         'unknown' (no config.yaml and no embeddings meta to tell)."""
         if not self.config and not self.meta:
             return "unknown"
-        mode = (self.config.get("tuning") or self.meta.get("tuning") or {}).get("mode")
+        mode = recorded_tuning(self.config) or recorded_tuning(self.meta)
         if mode:
-            return str(mode)
+            return mode
         return "checkpoint" if self.config.get("ckpt") or self.meta.get("checkpoint") else "frozen"
 
     @property

@@ -1,8 +1,8 @@
-"""One table, three renderings: Markdown, LaTeX (booktabs) and HTML.
+"""One table, four renderings: Markdown, LaTeX (booktabs), HTML and the terminal (rich).
 
 The paper tables build a :class:`TextTable` once (cell text, bold for the best, a dagger
-for "significantly worse"); each renderer only decides the markup, so the three files can
-never disagree on a number.
+for "significantly worse"); each renderer only decides the markup, so the three files and
+the printed table can never disagree on a number.
 """
 
 from __future__ import annotations
@@ -10,12 +10,20 @@ from __future__ import annotations
 import html
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from rich.console import Group
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from artrec.console import BOX
 from artrec.recsys.compare import DAGGER, markdown_escape
 from artrec.reporting.console import SHORT_NAMES
 
 MISSING = "-"
+NAME_WIDTH = 16  # a run's name is kept whole up to this width in the terminal's tables
 P_VALUE = re.compile(r"\bp < ([0-9]+(?:\.[0-9]+)?)")  # a significance level: math mode
 LATEX_SPECIALS = {
     "\\": r"\textbackslash{}",
@@ -143,3 +151,35 @@ def _html_cell(cell: Cell, text_column: bool) -> str:
     text = f"<b>{text}</b>" if cell.bold else text
     text += "&dagger;" if cell.dagger else ""
     return f'<td class="{"text" if text_column else "num"}">{text}</td>'
+
+
+def rich_table(table: TextTable, skip: Sequence[str] = ()) -> Group:
+    """A TextTable for the terminal: bold for the best, daggers kept; names fold onto more
+    lines rather than being cut, numbers never wrap (80 columns read well)."""
+    rich = Table(
+        title=table.title,
+        title_justify="left",
+        box=BOX,
+        padding=(0, 1, 0, 0),
+        pad_edge=False,
+    )
+    longest = max((len(cells[0].text) for cells in table.rows), default=0)
+    keep = [i for i, name in enumerate(table.header) if name not in skip]
+    for index, name in ((i, table.header[i]) for i in keep):
+        if index >= table.left:  # numbers whole; a long header may wrap
+            cells = [len(row[index].text) + row[index].dagger for row in table.rows]
+            widest = max([*cells, *map(len, name.split())])
+            rich.add_column(name, justify="right", min_width=widest, max_width=widest)
+        else:
+            if index == 0:
+                rich.add_column(name, overflow="fold", min_width=min(longest, NAME_WIDTH))
+            else:
+                rich.add_column(name, overflow="fold", max_width=NAME_WIDTH - 6)
+    for cells in table.rows:
+        rich.add_row(*(_rich_cell(cells[i]) for i in keep))
+    return Group(rich, Text(" ".join(table.notes), style="dim"))
+
+
+def _rich_cell(cell: Cell) -> str:
+    text = escape(cell.text) + (DAGGER if cell.dagger else "")
+    return f"[bold]{text}[/bold]" if cell.bold else text

@@ -15,7 +15,7 @@ import logging
 import netrc
 import os
 from argparse import Namespace
-from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -31,6 +31,7 @@ from artrec.errors import ConfigError
 from artrec.models.config import BackboneSpec
 from artrec.recsys.config import ProtocolConfig
 from artrec.recsys.periods import flat_metrics
+from artrec.reporting.config import LoggerConfig
 from artrec.reporting.galleries import render_galleries
 from artrec.rundir import (
     METRICS_FILE,
@@ -85,49 +86,56 @@ def resolve_mode(configured: str | None, out: Path) -> str | None:
     return "offline"
 
 
-def run_name(cfg: dict[str, Any]) -> str:
-    """``run_name`` (a sweep job's readable overrides), else the run directory's name."""
-    return cfg.get("run_name") or Path(cfg["output_dir"]).name
+@dataclass(frozen=True)
+class RunIdentity:
+    """How a run is named, grouped and tagged on W&B (the dashboard's filters): its
+    ``tuning`` (frozen | shallow | deep | checkpoint), ``backbone`` (None for a checkpoint's
+    embedding: the checkpoint, not the config, holds it), tasks and ``logger.tags``."""
+
+    name: str
+    group: str | None
+    dataset: str
+    tuning: str
+    backbone: BackboneSpec | None = None
+    tasks: tuple[str, ...] = ()
+    extra_tags: tuple[str, ...] = ()
+
+    @property
+    def tags(self) -> list[str]:
+        """``backbone:``, ``tuning:``, ``task:`` (one per task), ``dataset:``, then the
+        extra tags, each cut to W&B's length."""
+        tags = [f"backbone:{self.backbone.label}"] if self.backbone is not None else []
+        tags += [f"tuning:{self.tuning}", *(f"task:{name}" for name in self.tasks)]
+        tags += [f"dataset:{self.dataset}", *self.extra_tags]
+        return [str(tag)[:MAX_TAG_LENGTH] for tag in tags]
 
 
-def backbone_label(backbone: Mapping[str, Any]) -> str:
-    """The preset's name, or the timm name when ``backbone.name=`` replaced the preset's model
-    (``BackboneSpec`` drops the preset then)."""
-    return BackboneSpec.from_config(backbone).label
-
-
-def run_tags(cfg: dict[str, Any]) -> list[str]:
-    """``backbone:``, ``tuning:``, ``task:`` (one per task) and ``dataset:`` tags, plus
-    ``logger.tags``. A checkpoint's embedding (extract.py ckpt=) is tagged ``tuning:checkpoint``
-    and no backbone: the checkpoint, not the config, holds it."""
-    if cfg.get("ckpt"):
-        tags = ["tuning:checkpoint"]
-    else:
-        tuning = (cfg.get("tuning") or {}).get("mode", "frozen")
-        tags = [f"backbone:{backbone_label(cfg['backbone'])}", f"tuning:{tuning}"]
-    tags += [f"task:{name}" for name, spec in (cfg.get("tasks") or {}).items() if spec]
-    tags += [f"dataset:{cfg['dataset'].get('name')}", *cfg["logger"].get("tags", [])]
-    return [str(tag)[:MAX_TAG_LENGTH] for tag in tags]
-
-
-def wandb_logger(cfg: dict[str, Any], out: Path, task: str) -> ArtrecWandbLogger:
+def wandb_logger(
+    settings: LoggerConfig,
+    identity: RunIdentity,
+    *,
+    out: Path,
+    task: str,
+    seed: int,
+    config: dict[str, Any],
+) -> ArtrecWandbLogger:
     """The run's W&B logger, its run started now (on rank zero) so that a failure before
-    training is recorded too, and ``ddp_spawn`` workers attach to this run."""
-    settings = cfg["logger"]
+    training is recorded too, and ``ddp_spawn`` workers attach to this run. ``config``:
+    the whole resolved config, which W&B records as the run's config."""
     logger = ArtrecWandbLogger(
-        galleries=int(settings.get("galleries", 4)),
-        seed=int(cfg.get("seed", 0)),
-        name=run_name(cfg),
+        galleries=settings.galleries,
+        seed=seed,
+        name=identity.name,
         save_dir=str(out),
-        project=settings.get("project") or "artrec",
-        entity=settings.get("entity"),
-        group=cfg.get("group"),
+        project=settings.project or "artrec",
+        entity=settings.entity,
+        group=identity.group,
         job_type=task,
-        tags=run_tags(cfg),
-        config=cfg,
-        mode=resolve_mode(settings.get("mode"), out),
+        tags=identity.tags,
+        config=config,
+        mode=resolve_mode(settings.mode, out),
         # quiet: no run history, summary or sync hints printed (they are in the run's files)
-        settings=wandb.Settings(console=str(settings.get("console", "off")), quiet=True),
+        settings=wandb.Settings(console=settings.console, quiet=True),
     )
     try:
         _ = logger.experiment

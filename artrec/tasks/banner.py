@@ -2,36 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any
+from artrec.data.config import DatasetConfig
+from artrec.models.config import BackboneSpec
+from artrec.tasks.configs import ExtractConfig, RecommendEvalConfig, TrainConfig
+
+RootConfig = TrainConfig | ExtractConfig | RecommendEvalConfig
 
 
-def key_choices(task: str, cfg: dict[str, Any]) -> str:
-    """``task`` on ``cfg`` in a few lines: dataset, backbone (or checkpoint), tuning, tasks,
-    embeddings, output directory; only the lines that apply to the task."""
-    dataset = cfg.get("dataset") or {}
-    lines = [("dataset", _dataset(dataset))]
-    if cfg.get("ckpt"):
-        lines.append(("backbone", f"the fine-tuned one in {cfg['ckpt']}"))
-    elif cfg.get("backbone"):
-        lines.append(("backbone", _backbone(cfg["backbone"])))
-    if cfg.get("tuning"):
-        lines.append(("tuning", str(cfg["tuning"].get("mode", ""))))
-    if cfg.get("tasks"):
-        lines.append(("tasks", " + ".join(cfg["tasks"])))
-    if cfg.get("embeddings"):
-        lines.append(("embeddings", str(cfg["embeddings"])))
-    lines.append(("output", str(cfg.get("output_dir", ""))))
+def key_choices(task: str, settings: RootConfig) -> str:
+    """``task`` on ``settings`` in a few lines: dataset, backbone (or checkpoint), tuning,
+    tasks, embeddings, output directory; only the lines that apply to the task."""
+    lines = [("dataset", _dataset(settings.dataset))]
+    match settings:
+        case ExtractConfig(ckpt=str(ckpt)):
+            lines.append(("backbone", f"the fine-tuned one in {ckpt}"))
+        case ExtractConfig(backbone=backbone):
+            lines.append(("backbone", _backbone(backbone)))
+        case TrainConfig(backbone=backbone, tuning=tuning, tasks=tasks):
+            lines.append(("backbone", _backbone(backbone)))
+            lines.append(("tuning", str(tuning)))
+            lines.append(("tasks", " + ".join(tasks)))
+        case RecommendEvalConfig(embeddings=embeddings):
+            lines.append(("embeddings", str(embeddings)))
+    lines.append(("output", settings.output_dir))
     width = max(len(key) for key, _ in lines)
     return "\n".join([f"{task}:", *(f"  {key:<{width}}  {value}" for key, value in lines)])
 
 
-def _dataset(dataset: dict[str, Any]) -> str:
-    name = str(dataset.get("name", "?"))
-    return f"{name} ({dataset['root']})" if dataset.get("root") else name
+def _dataset(dataset: DatasetConfig) -> str:
+    return f"{dataset.name} ({dataset.root})" if dataset.root else dataset.name
 
 
-def _backbone(backbone: dict[str, Any]) -> str:
-    name = str(backbone.get("preset") or backbone.get("name") or "?")
-    if backbone.get("weights"):
-        return f"{name}, weights {backbone['weights']}"
-    return f"{name}, {'ImageNet weights' if backbone.get('pretrained', True) else 'random init'}"
+def _backbone(backbone: BackboneSpec) -> str:
+    name = backbone.preset or backbone.name
+    if backbone.weights:
+        return f"{name}, weights {backbone.weights}"
+    return f"{name}, {'ImageNet weights' if backbone.pretrained else 'random init'}"

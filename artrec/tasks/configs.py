@@ -10,7 +10,7 @@ A node that a config group fills is ``GROUP`` (OmegaConf's MISSING, Hydra's patt
 group's node): the option merged into it builds it from its dataclass, defaults and types
 included. Hydra deep-copies the stored schemas for every group ``--help`` lists, so a root
 schema that holds no group's node keeps ``--help`` quick. A node with a default of the
-script's own (extract's ``trainer``) stays whole, and so does the one-key ``tuning``.
+script's own (extract's ``trainer``) stays whole.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ from artrec.models.config import (
     ModelConfig,
     OptimConfig,
     TaskConfig,
-    TuningConfig,
+    Tuning,
 )
 from artrec.recsys.config import CompareConfig, ProtocolConfig
+from artrec.reporting.config import LoggerConfig
 
 OUTPUT_DIR = "${hydra:runtime.output_dir}"
 GROUP: Any = MISSING  # the node of a config group: its chosen option fills it
@@ -82,22 +83,6 @@ class TrainerConfig:
 
 
 @dataclass
-class LoggerConfig:
-    """Where metrics go: csv (logs/metrics.csv) | wandb | none. The other keys are W&B's:
-    project, entity, mode (online | offline | disabled; null: WANDB_MODE, else online with
-    a key, else offline), extra tags, recommendation galleries logged as images (0: none),
-    and W&B's copy of the terminal output (off | wrap | redirect)."""
-
-    name: str = "csv"
-    project: str = "${oc.env:WANDB_PROJECT,artrec}"
-    entity: str | None = "${oc.env:WANDB_ENTITY,null}"
-    mode: str | None = None
-    tags: list[str] = field(default_factory=list)
-    galleries: int = 4
-    console: str = "off"
-
-
-@dataclass
 class MonitorConfig:
     """What the checkpoints and early stopping watch: the metric, its better direction,
     the epochs without improvement before stopping (the paper's rule: 5), and whether
@@ -128,7 +113,7 @@ class TrainConfig:
     dataset: DatasetConfig = GROUP
     backbone: BackboneSpec = GROUP
     tasks: dict[str, TaskConfig | None] = GROUP
-    tuning: TuningConfig = field(default_factory=TuningConfig)
+    tuning: Tuning = Tuning.deep  # which layers learn: deep | shallow (frozen: extract.py)
     augment: AugmentConfig = GROUP
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)

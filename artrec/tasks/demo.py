@@ -19,15 +19,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
 from artrec.console import make_console
-from artrec.data.config import DatasetConfig
 from artrec.data.source import load_configured_dataset
 from artrec.data.summary import summarize, summary_table
 from artrec.reporting.report import write_report
 from artrec.tasks import config_store, extract, train
-from artrec.tasks.jobs import run_job
+from artrec.tasks.entry import plain_config
+from artrec.tasks.jobs import run_job, typed
 
 REPO = Path(__file__).resolve().parents[2]
 OUT = Path("outputs") / "demo"
@@ -45,14 +44,14 @@ def _config(name: str, overrides: list[str]) -> dict:
     """conf/<name>.yaml with ``experiment=demo`` and ``overrides``, resolved (as a run's)."""
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose(name, overrides=["experiment=demo", *overrides])
-    return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    return plain_config(cfg)
 
 
 def main() -> None:
     config_store.register()
     console = make_console()
-    dataset = DatasetConfig(**_config("extract", [f"output_dir={OUT}"])["dataset"])
-    console.print(summary_table(summarize(load_configured_dataset(dataset))))
+    settings = typed(extract.TASK, _config("extract", [f"output_dir={OUT}"]))
+    console.print(summary_table(summarize(load_configured_dataset(settings.dataset))))
     for name, overrides in SYSTEMS.items():
         console.rule(f"[bold]{name}")
         run_job(extract.TASK, _config("extract", [*overrides, f"output_dir={OUT / name}"]))

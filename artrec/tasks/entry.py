@@ -24,10 +24,11 @@ from omegaconf.errors import MissingMandatoryValue
 from artrec.errors import ArtrecError, ConfigError, RunDirError
 from artrec.rundir import ensure_writable
 from artrec.tasks import sweeps
-from artrec.tasks.jobs import JobInfo, Task, describe, run_job
+from artrec.tasks.configs import ExtractConfig, TrainConfig, TrainerConfig
+from artrec.tasks.jobs import JobInfo, Task, describe, run_job, typed
 from artrec.tasks.sweeps import register_resolvers
 
-__all__ = ["register_resolvers", "run_task"]
+__all__ = ["plain_config", "register_resolvers", "run_task"]
 
 log = logging.getLogger("artrec")
 SPAWNING_STRATEGIES = frozenset({"ddp_spawn", "ddp_fork", "ddp_notebook"})
@@ -67,10 +68,18 @@ def run_task(task: Task | str, cfg: DictConfig) -> Any:
     return None
 
 
+def plain_config(cfg: DictConfig) -> dict[str, Any]:
+    """``cfg`` resolved to plain values, enums as their text (``tuning: deep``): what a run
+    directory's config.yaml records and the tasks' schemas read back."""
+    return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True, enum_to_str=True)
+
+
 def _run(task: Task, cfg: DictConfig, job: JobInfo) -> Any:
-    plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    plain = plain_config(cfg)
     if job.multirun:
-        refuse_local_ddp(plain.get("trainer") or {})
+        match typed(task, plain):
+            case TrainConfig(trainer=trainer) | ExtractConfig(trainer=trainer):
+                refuse_local_ddp(trainer)
     return run_job(task, plain, job=job)
 
 
@@ -81,12 +90,12 @@ def _missing(exc: MissingMandatoryValue) -> str:
     )
 
 
-def refuse_local_ddp(trainer: dict[str, Any]) -> None:
+def refuse_local_ddp(trainer: TrainerConfig) -> None:
     """Lightning starts local DDP ranks by re-running the command line, which in a multirun
     would start the whole sweep again in every rank: only SLURM (or spawn) may start them."""
-    strategy = str(trainer.get("strategy", "auto"))
+    strategy = trainer.strategy
     relaunches = strategy.startswith("ddp") and strategy not in SPAWNING_STRATEGIES
-    several = trainer.get("devices", 1) not in (1, "1", [0]) or trainer.get("num_nodes", 1) != 1
+    several = trainer.devices not in (1, "1", [0]) or trainer.num_nodes != 1
     if relaunches and several and "SLURM_NTASKS" not in os.environ:
         raise ConfigError(
             f"trainer.strategy={strategy} on several devices cannot run inside a sweep (-m): "

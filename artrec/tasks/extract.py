@@ -38,7 +38,8 @@ from artrec.models.checkpoints import read_checkpoint
 from artrec.models.color_histogram import ColorHistogramTransform
 from artrec.models.config import COLOR_HISTOGRAM
 from artrec.models.embedder import embed_images
-from artrec.recsys.evaluate import evaluate, write_result
+from artrec.recsys.evaluate import evaluate
+from artrec.recsys.result import write_result
 from artrec.reporting.console import result_table
 from artrec.rundir import SHARDS_DIR, file_input
 from artrec.tasks.configs import ExtractConfig
@@ -185,4 +186,4 @@ def _extract(
     return embedded_table(ids, rows, vectors, meta, source=cfg.output_dir)
 
 
-TASK = Task("extract", run, inputs, schema=ExtractConfig)
+TASK = Task("extract", run, schema=ExtractConfig, inputs=inputs)

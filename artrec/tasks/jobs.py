@@ -15,15 +15,14 @@ Used by the Hydra entry scripts (``entry.run_task``) and by ``make demo`` alike.
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from math import isfinite
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from omegaconf import OmegaConf
@@ -31,7 +30,7 @@ from omegaconf import OmegaConf
 from artrec.console import make_console
 from artrec.errors import ArtrecError, RunDirError, preview
 from artrec.faults import fault_point
-from artrec.io import stable_hash, write_json_atomic, write_text_atomic
+from artrec.io import write_json_atomic, write_text_atomic
 from artrec.rundir import (
     COMPLETED,
     CONFIG_FILE,
@@ -47,42 +46,38 @@ from artrec.rundir import (
     read_run,
 )
 from artrec.tasks.banner import key_choices
+from artrec.tasks.fingerprint import changed_inputs, changed_settings, config_fingerprint
 from artrec.tasks.quiet import quiet_libraries
 
 log = logging.getLogger("artrec")
-# Config keys (dotted) that do not change a run's results: where it is written, how it is
-# labelled, logged or shown, how resuming starts, and pure speed knobs (loader workers,
-# inference batch sizes, cache locations). Everything else is part of the fingerprint.
-FINGERPRINT_IGNORED = (
-    "output_dir",
-    "run_name",
-    "group",
-    "progress",
-    "logger",
-    "ckpt_path",
-    "overwrite",
-    "num_workers",
-    "data.num_workers",
-    "embed_batch_size",
-    "rec_eval.embed_batch_size",
-    "image_cache",
-    "dataset.cache_dir",
-)
-_ABSENT = object()  # a key only one of two configs has
-RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
+# Where Lightning finds a process's rank before a trainer exists, in its order of precedence
+# (lightning_fabric.utilities.rank_zero, read here without importing Lightning: seconds),
+# then the node, which Lightning reads only once a trainer is set up.
+LIGHTNING_RANK_VARIABLES = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")
+RANK_VARIABLES = (*LIGHTNING_RANK_VARIABLES, "NODE_RANK")
+
+
+class RunSettings(Protocol):
+    """What the bookkeeping reads of a task's root config (TrainConfig, ExtractConfig and
+    RecommendEvalConfig all have these keys; a resumable task's also has ``ckpt_path``)."""
+
+    output_dir: str
+    run_name: str | None
+    group: str | None
+    overwrite: bool
 
 
 @dataclass(frozen=True)
 class Task:
     """What ``run_job`` runs: a name (recorded as the directory's owner), the body, the
     fingerprints of the inputs it reads, whether it resumes from ``last.ckpt``, and the
-    root config dataclass ``run`` and ``inputs`` receive (None: the plain dict)."""
+    root config dataclass (``schema``) that ``run`` and ``inputs`` receive."""
 
     name: str
     run: Callable[[Any], Any]
+    schema: type
     inputs: Callable[[Any], dict[str, str]] = field(default=lambda cfg: {})
     resumable: bool = False
-    schema: type | None = None
 
 
 @dataclass(frozen=True)
@@ -109,20 +104,24 @@ class Plan:
 
 
 def run_job(task: Task, cfg: dict[str, Any], *, job: JobInfo | None = None) -> Any:
-    """Run ``task`` on ``cfg`` in ``cfg['output_dir']`` with the run-directory rules above.
-    A failure is recorded in run.json, then re-raised. Returns the task's objective."""
+    """Run ``task`` on ``cfg`` (the resolved config as a plain tree, which the directory
+    records) in its output directory with the run-directory rules above. A failure is
+    recorded in run.json, then re-raised. Returns the task's objective."""
     job = job or JobInfo()
-    out = Path(cfg["output_dir"])
-    cfg = {**cfg, **labels(cfg, out, job)}
+    settings = typed(task, cfg)
+    out = Path(settings.output_dir)
+    cfg, settings = _with(cfg, settings, **labels(settings, out, job))
     if not is_writer():  # a non-zero DDP rank follows the run rank 0 set up
         if task.resumable:
-            cfg = {**cfg, "ckpt_path": (read_config(out) or cfg).get("ckpt_path")}
-        return task.run(typed(task, cfg))
+            recorded = read_config(out) or {}
+            ckpt_path = recorded.get("ckpt_path", settings.ckpt_path)
+            cfg, settings = _with(cfg, settings, ckpt_path=ckpt_path)
+        return task.run(settings)
     quiet_libraries()
-    _say(key_choices(task.name, cfg))
+    _say(key_choices(task.name, settings))
     with RunLock(out):
-        inputs = task.inputs(typed(task, cfg))
-        plan = plan_run(out, task, cfg, inputs)
+        inputs = task.inputs(settings)
+        plan = plan_run(out, task, cfg, settings, inputs)
         if plan.action == "reuse":
             _say(f"reusing {out}: a completed {task.name} run of these settings and inputs.")
             return plan.record["objective"] if plan.record else None
@@ -133,28 +132,35 @@ def run_job(task: Task, cfg: dict[str, Any], *, job: JobInfo | None = None) -> A
             _say(
                 f"resuming from {LAST_CHECKPOINT}: {out} holds an interrupted run of these inputs."
             )
-            cfg = {**cfg, "ckpt_path": "last"}
-        return _record_and_run(task, cfg, out, inputs, job)
+            cfg, settings = _with(cfg, settings, ckpt_path="last")
+        return _record_and_run(task, cfg, settings, out, inputs, job)
 
 
 def typed(task: Task, cfg: dict[str, Any]) -> Any:
     """``cfg`` as the task's schema object (``OmegaConf.to_object``), which the task reads;
-    the plain dict is what the run directory records."""
-    schema = getattr(task, "schema", None)
-    if schema is None:
-        return cfg
-    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), cfg))
+    the plain tree is what the run directory records."""
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(task.schema), cfg))
+
+
+def _with(cfg: dict[str, Any], settings: Any, **changes: Any) -> tuple[dict[str, Any], Any]:
+    """Root keys set in both forms of the config: the recorded tree and the typed object."""
+    return {**cfg, **changes}, replace(settings, **changes)
 
 
 def _record_and_run(
-    task: Task, cfg: dict[str, Any], out: Path, inputs: dict[str, str], job: JobInfo
+    task: Task,
+    cfg: dict[str, Any],
+    settings: Any,
+    out: Path,
+    inputs: dict[str, str],
+    job: JobInfo,
 ) -> Any:
     record = {
         "task": task.name,
         "config_fingerprint": config_fingerprint(cfg),
         "inputs": inputs,
-        "run_name": cfg["run_name"],
-        "group": cfg["group"],
+        "run_name": settings.run_name,
+        "group": settings.group,
         "overrides": list(job.overrides),
         "started": now_iso(),
     }
@@ -163,7 +169,7 @@ def _record_and_run(
     _write_run(out, record, RUNNING, None, clock, None)
     fault_point("run_started")
     try:
-        result = task.run(typed(task, cfg))
+        result = task.run(settings)
     except Exception as exc:
         _write_run(out, record, FAILED, None, clock, describe(exc))
         raise
@@ -171,20 +177,22 @@ def _record_and_run(
     return result
 
 
-def plan_run(out: Path, task: Task, cfg: dict[str, Any], inputs: dict[str, str]) -> Plan:
+def plan_run(
+    out: Path, task: Task, cfg: dict[str, Any], settings: Any, inputs: dict[str, str]
+) -> Plan:
     """Decide what to do with ``out`` (see the module's docstring); raise RunDirError when
-    it belongs to another task or configuration and ``overwrite`` is not set."""
+    it belongs to another task or configuration and ``overwrite`` is not set. ``cfg`` is
+    the tree to compare with the recorded one, ``settings`` the same config typed."""
     record, old_cfg = read_run(out), read_config(out)
-    overwrite = bool(cfg.get("overwrite", False))
     if record is None and old_cfg is None:
         foreign = _unrecorded_entries(out)
-        if foreign and not overwrite:
+        if foreign and not settings.overwrite:
             raise RunDirError(
                 f"{out} holds files that no artrec run recorded ({preview(foreign)}). "
                 f"{_ways_out(out)}"
             )
         return Plan("fresh", aside="overwrite=true" if foreign else None)
-    if overwrite:
+    if settings.overwrite:
         return Plan("fresh", aside="overwrite=true")
     owner = (record or {}).get("task")
     if owner not in (None, task.name):
@@ -195,7 +203,7 @@ def plan_run(out: Path, task: Task, cfg: dict[str, Any], inputs: dict[str, str])
     if old_fingerprint != config_fingerprint(cfg):
         raise RunDirError(
             f"{out} belongs to an earlier {task.name} run with other settings"
-            f"{_changes(old_cfg, cfg)}. "
+            f"{changed_settings(old_cfg, cfg)}. "
             f"{_ways_out(out)}"
         )
     changed = changed_inputs((record or {}).get("inputs"), inputs)
@@ -203,17 +211,9 @@ def plan_run(out: Path, task: Task, cfg: dict[str, Any], inputs: dict[str, str])
         return Plan("fresh", aside=f"inputs changed since the last run ({changed})")
     if record is not None and record.get("status") == COMPLETED:
         return Plan("reuse", record=record)
-    if task.resumable and not cfg.get("ckpt_path") and (out / LAST_CHECKPOINT).is_file():
+    if task.resumable and not settings.ckpt_path and (out / LAST_CHECKPOINT).is_file():
         return Plan("resume")
     return Plan("continue")
-
-
-def changed_inputs(old: dict[str, str] | None, new: dict[str, str]) -> str:
-    """Which inputs differ between two runs' fingerprints ("" when none)."""
-    if old is None:
-        return "the earlier run did not record its inputs"
-    names = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
-    return ", ".join(names)
 
 
 def _unrecorded_entries(out: Path) -> list[str]:
@@ -240,16 +240,11 @@ def _describe(record: dict[str, Any] | None) -> str:
     return f" ({record.get('status', '?')}, started {record.get('started', '?')})"
 
 
-def labels(cfg: dict[str, Any], out: Path, job: JobInfo) -> dict[str, Any]:
+def labels(settings: RunSettings, out: Path, job: JobInfo) -> dict[str, Any]:
     """``run_name`` (default: the run directory's name, in a sweep the readable job name)
     and ``group`` (default: the sweep directory's name in a multirun, else None)."""
-    group = cfg.get("group") or (job.sweep_dir.name if job.sweep_dir is not None else None)
-    return {"run_name": cfg.get("run_name") or out.name, "group": group}
-
-
-def config_fingerprint(cfg: dict[str, Any]) -> str:
-    """A hash of the resolved config without the keys in FINGERPRINT_IGNORED."""
-    return stable_hash(_comparable(cfg))
+    sweep = job.sweep_dir.name if job.sweep_dir is not None else None
+    return {"run_name": settings.run_name or out.name, "group": settings.group or sweep}
 
 
 def describe(exc: BaseException) -> str:
@@ -258,8 +253,10 @@ def describe(exc: BaseException) -> str:
 
 
 def is_writer() -> bool:
-    """True in the process that owns the run directory: not a non-zero DDP / SLURM rank."""
-    return all(os.environ.get(name, "0") == "0" for name in RANK_VARIABLES)
+    """True in the process that owns the run directory, global rank zero: Lightning's rank
+    (the first of its variables that is set; none: zero) on node zero."""
+    rank = next((os.environ[n] for n in LIGHTNING_RANK_VARIABLES if n in os.environ), "0")
+    return int(rank) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0
 
 
 def _write_run(
@@ -270,38 +267,6 @@ def _write_run(
     payload |= {"finished": None if status == RUNNING else now_iso()}
     payload |= {"seconds": seconds, "error": error}
     write_json_atomic(out / RUN_FILE, payload)
-
-
-def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
-    kept = copy.deepcopy(cfg)
-    for dotted in FINGERPRINT_IGNORED:
-        *parents, leaf = dotted.split(".")
-        node: Any = kept
-        for key in parents:
-            node = node.get(key) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            node.pop(leaf, None)
-    return kept
-
-
-def _changes(old_cfg: dict[str, Any] | None, cfg: dict[str, Any]) -> str:
-    """`` (changed: ['a.b', 'c'])`` against the directory's config.yaml."""
-    if old_cfg is None:
-        return f" (its {CONFIG_FILE} is missing or unreadable)"
-    old_flat, new_flat = _flatten(_comparable(old_cfg)), _flatten(_comparable(cfg))
-    keys = old_flat.keys() | new_flat.keys()
-    changed = sorted(k for k in keys if old_flat.get(k, _ABSENT) != new_flat.get(k, _ABSENT))
-    return f" (changed: {preview(changed)})" if changed else ""
-
-
-def _flatten(node: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in node.items():
-        if isinstance(value, dict):
-            flat |= _flatten(value, f"{prefix}{key}.")
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def _objective(result: Any) -> float | None:

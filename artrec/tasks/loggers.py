@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pytorch_lightning.loggers import CSVLogger, Logger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
@@ -21,6 +22,9 @@ from artrec.errors import ConfigError
 from artrec.recsys.config import ProtocolConfig
 from artrec.rundir import EMBEDDINGS_FILE
 from artrec.tasks.configs import ExtractConfig, TrainConfig
+
+if TYPE_CHECKING:
+    from artrec.reporting.wandb_run import RunIdentity
 
 
 class _KeepingWriter(ExperimentWriter):
@@ -55,7 +59,31 @@ def _csv(cfg: RunConfig, out: Path, task: str) -> list[Logger]:
 def _wandb(cfg: RunConfig, out: Path, task: str) -> list[Logger]:
     from artrec.reporting.wandb_run import wandb_logger  # wandb is imported only for W&B runs
 
-    return [wandb_logger(dataclasses.asdict(cfg), out, task)]  # W&B records the plain config
+    identity = run_identity(cfg, out)
+    plain = dataclasses.asdict(cfg)  # W&B records the whole config
+    return [wandb_logger(cfg.logger, identity, out=out, task=task, seed=cfg.seed, config=plain)]
+
+
+def run_identity(cfg: RunConfig, out: Path) -> RunIdentity:
+    """The W&B name, group and tags of a train or extract run (``out``: its directory, whose
+    name is the run's when ``run_name`` is not set)."""
+    from artrec.reporting.wandb_run import RunIdentity
+
+    common = {
+        "name": cfg.run_name or out.name,
+        "group": cfg.group,
+        "dataset": cfg.dataset.name,
+        "extra_tags": tuple(cfg.logger.tags),
+    }
+    match cfg:
+        case ExtractConfig(ckpt=str()):
+            return RunIdentity(tuning="checkpoint", **common)
+        case ExtractConfig(backbone=backbone):
+            return RunIdentity(tuning="frozen", backbone=backbone, **common)
+        case TrainConfig(backbone=backbone, tuning=tuning, tasks=tasks):
+            chosen = tuple(name for name, spec in tasks.items() if spec is not None)
+            return RunIdentity(tuning=str(tuning), backbone=backbone, tasks=chosen, **common)
+    raise TypeError(f"no W&B identity for {type(cfg).__name__}")
 
 
 def _wandb_loggers(loggers: list[Logger]) -> list[Logger]:

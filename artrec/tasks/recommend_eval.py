@@ -18,7 +18,8 @@ from artrec.embeddings import find_embedding_files, load_embeddings
 from artrec.faults import fault_point
 from artrec.recsys.compare import compare_systems, write_comparison
 from artrec.recsys.config import CompareConfig
-from artrec.recsys.evaluate import EvalResult, evaluate, write_result
+from artrec.recsys.evaluate import evaluate
+from artrec.recsys.result import EvalResult, write_result
 from artrec.reporting.console import comparison_table, result_table
 from artrec.rundir import SYSTEMS_DIR, file_digest
 from artrec.tasks.configs import RecommendEvalConfig
@@ -81,4 +82,4 @@ def _compare(
     )
 
 
-TASK = Task("recommend_eval", run, inputs, schema=RecommendEvalConfig)
+TASK = Task("recommend_eval", run, schema=RecommendEvalConfig, inputs=inputs)

@@ -35,7 +35,8 @@ from artrec.rundir import (
     now_iso,
     read_run,
 )
-from artrec.tasks.jobs import FINGERPRINT_IGNORED, JobInfo, is_writer
+from artrec.tasks.fingerprint import FINGERPRINT_IGNORED
+from artrec.tasks.jobs import JobInfo, is_writer
 
 log = logging.getLogger("artrec")
 SUMMARY_FILE = "sweep.csv"

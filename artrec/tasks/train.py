@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
+from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import Logger
 
@@ -29,6 +30,7 @@ from artrec.data.image_check import check_images
 from artrec.data.source import load_configured_dataset
 from artrec.errors import ConfigError
 from artrec.models.checkpoints import read_checkpoint
+from artrec.models.config import Tuning
 from artrec.models.log_progress import progress_callbacks
 from artrec.rundir import CHECKPOINTS_DIR, LAST_CHECKPOINT, REC_FINAL, file_input
 from artrec.tasks.configs import TrainConfig
@@ -61,7 +63,7 @@ def inputs(cfg: TrainConfig) -> dict[str, str]:
 def run(cfg: TrainConfig) -> float | None:
     """Fit, evaluate, print; return ``cfg.objective`` (e.g. ``rec/recall@20``, with
     ``protocol.split=time`` the validation period's: artrec.tasks.objective)."""
-    if cfg.tuning.mode == "frozen":
+    if cfg.tuning == Tuning.frozen:
         raise ConfigError(
             "tuning=frozen trains nothing: embed with python extract.py backbone=... instead."
         )
@@ -100,7 +102,7 @@ def _fit(cfg: TrainConfig, out: Path, loggers: list[Logger]) -> float | None:
         ReproducibleEpochs(cfg.seed, datamodule.sampler),
         CompactModelSummary(),
     ]
-    if cfg.tuning.mode == "shallow":
+    if cfg.tuning == Tuning.shallow:
         make_console().print(SHALLOW_EVAL_MODE, markup=False, highlight=False)
     trainer = build_trainer(cfg, out, callbacks, loggers)
     ckpt_path = _resume_from(out, cfg.ckpt_path)
@@ -143,8 +145,9 @@ def _monitored(cfg: TrainConfig, out: Path) -> list[pl.Callback]:
 
 
 def _plain(cfg: TrainConfig, *names: str) -> dict[str, Any]:
-    """The named settings as plain data (the embeddings' provenance)."""
-    return {key: value for key, value in dataclasses.asdict(cfg).items() if key in names}
+    """The named settings as plain data (the embeddings' provenance; ``tuning`` as text)."""
+    plain = OmegaConf.to_container(OmegaConf.structured(cfg), enum_to_str=True)
+    return {key: value for key, value in plain.items() if key in names}
 
 
 def _resume_from(out: Path, ckpt_path: str | None) -> str | None:
@@ -183,4 +186,4 @@ def _objective(metrics: Mapping[str, Any], objective: str, split: str) -> float 
     return None if value is None or math.isnan(value) else value  # undefined: null, as on disk
 
 
-TASK = Task("train", run, inputs, resumable=True, schema=TrainConfig)
+TASK = Task("train", run, schema=TrainConfig, inputs=inputs, resumable=True)

@@ -45,7 +45,7 @@ def build_datamodule(
         dropout=cfg.model.dropout,
         lr=cfg.optim.lr,
         weight_decay=cfg.optim.weight_decay,
-        tuning=cfg.tuning.mode,
+        tuning=cfg.tuning.value,  # plain text: the checkpoint's hyperparameters
         load_pretrained=True,
     )
     if cfg.model.init_from:
@@ -53,7 +53,7 @@ def build_datamodule(
     eval_transform = module.backbone.transform(training=False)
     cache = image_cache(cfg, dataset, eval_transform)
     features = None
-    if uses_feature_cache(cfg.tuning.mode):
+    if uses_feature_cache(cfg.tuning):
         images = ItemImages(dataset.items["image"].tolist(), eval_transform, cache=cache)
         features, ok = _features(module, dataset, images, cfg)
         usable = usable & ok.numpy()

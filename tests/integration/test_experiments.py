@@ -110,7 +110,7 @@ def test_experiment_config(name):
     if row.entry == "extract":
         assert "tuning" not in cfg
         return
-    assert cfg.tuning.mode == row.tuning
+    assert cfg.tuning == row.tuning
     assert list(cfg.tasks) == list(row.tasks)
     assert cfg.optim.lr == LR[row.dataset]
     assert (cfg.rec_eval.dataset or {}).get("name") == row.rec_eval
@@ -153,7 +153,7 @@ def test_debug_fast_wins_over_the_experiment_and_keeps_its_row(name):
         return
     assert (cfg.model.shared_dim, cfg.data.num_workers, cfg.trainer.max_epochs) == (16, 0, 2)
     assert (cfg.trainer.limit_train_batches, cfg.trainer.limit_val_batches) == (2, 2)
-    assert (cfg.tuning.mode, list(cfg.tasks)) == (row.tuning, list(row.tasks))
+    assert (cfg.tuning, list(cfg.tasks)) == (row.tuning, list(row.tasks))
 
 
 # ---- the runs ------------------------------------------------------------------------
@@ -253,7 +253,7 @@ def test_train_experiment_runs(train_runs, frozen_runs, name):
     run = train_runs / _short(name)
     cfg = _complete(run, "train", _short(name), row.group)
     assert (run / "checkpoints/best.ckpt").is_file()
-    assert (cfg["tuning"]["mode"], list(cfg["tasks"])) == (row.tuning, list(row.tasks))
+    assert (cfg["tuning"], list(cfg["tasks"])) == (row.tuning, list(row.tasks))
     assert (cfg["optim"]["lr"], cfg["rec_eval"]["dataset"]["name"]) == (LR["demo"], "demo")
     assert load_embeddings(run / "embeddings.npz").dim == 16  # debug=fast's shared layer
     final, frozen = _metrics(run), _metrics(frozen_runs / "tiny")

@@ -3,7 +3,31 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
+
+from artrec.data.config import DatasetConfig
+
+DEMO = DatasetConfig(name="demo", root=None)
+
+
+@dataclass
+class TinyConfig:
+    """The root config of the trivial task: the keys every root config has, and a few
+    that a fingerprint must see."""
+
+    output_dir: str = "???"
+    dataset: DatasetConfig = field(default_factory=lambda: DEMO)
+    run_name: str | None = None
+    group: str | None = None
+    seed: int = 0
+    optim: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    ckpt_path: str | None = None
+    progress: bool = True
+    logger: dict[str, Any] = field(default_factory=dict)
+    overwrite: bool = False
 
 
 class Task:
@@ -13,15 +37,17 @@ class Task:
     name = "train"
     resumable = True
 
-    def __init__(self, value=0.25, error=None, read=None):
-        self.value, self.error, self.calls = value, error, []
+    def __init__(self, value=0.25, error=None, read=None, schema=TinyConfig):
+        self.value, self.error, self.calls, self.schema = value, error, [], schema
         self.read = dict(read or {"dataset/items.csv": "v1"})
 
     def inputs(self, cfg):
+        assert isinstance(cfg, self.schema)
         return dict(self.read)
 
     def run(self, cfg):
-        self.calls.append(cfg)
+        assert isinstance(cfg, self.schema), "a task receives its typed root config"
+        self.calls.append(asdict(cfg))
         if self.error is not None:
             raise self.error
         return self.value
@@ -30,6 +56,7 @@ class Task:
 def config(out: Path, **changes):
     cfg = {
         "output_dir": str(out),
+        "dataset": asdict(DEMO),
         "run_name": None,
         "group": None,
         "seed": 0,

@@ -11,7 +11,8 @@ import pandas as pd
 from artrec.data import Dataset, load_dataset
 from artrec.embeddings import EmbeddingTable
 from artrec.recsys.config import ProtocolConfig
-from artrec.recsys.evaluate import EvalResult, evaluate
+from artrec.recsys.evaluate import evaluate
+from artrec.recsys.result import EvalResult
 
 
 def write_dataset(root: Path, items: str, purchases: str) -> Dataset:

@@ -18,7 +18,8 @@ from artrec.data.dataset import Dataset, load_dataset
 from artrec.data.gallery import generate_gallery
 from artrec.embeddings import EmbeddingTable, save_embeddings
 from artrec.recsys.config import ProtocolConfig
-from artrec.recsys.evaluate import evaluate, write_result
+from artrec.recsys.evaluate import evaluate
+from artrec.recsys.result import write_result
 
 SMALL = {"items": 400, "users": 30, "transactions": 120, "artists": 6, "image_size": 32}
 #: Frozen extractors: run name -> (ImageNet top-1, top-5, noise on the artist signal).

@@ -133,7 +133,7 @@ def test_train_composes_with_each_augment(name):
         cfg = compose(config_name="train", overrides=[f"augment={name}"])
     assert default.augment.name == "light"
     assert OmegaConf.to_object(cfg.augment) == _augment(name)
-    assert cfg.augment.name == name and cfg.tuning.mode == "deep"
+    assert cfg.augment.name == name and cfg.tuning == "deep"
 
 
 def test_the_demos_frozen_row_and_its_before_row_share_the_input_size():

@@ -10,7 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from artrec.data.config import DatasetConfig
+from artrec.models.config import BackboneSpec, TaskConfig, Tuning
 from artrec.tasks.banner import key_choices
+from artrec.tasks.configs import ExtractConfig, RecommendEvalConfig, TrainConfig
 
 REPO = Path(__file__).resolve().parents[2]
 HEAVY = (
@@ -53,13 +56,13 @@ def test_help_and_completion_import_no_heavy_module_and_tasks_no_wandb():
 
 
 def test_every_run_starts_with_its_key_choices():
-    cfg = {
-        "dataset": {"name": "ugallery", "root": "/data/ug"},
-        "backbone": {"preset": "resnet50", "pretrained": False},
-        "tuning": {"mode": "shallow"},
-        "tasks": {"artist": {}, "medium": {}},
-        "output_dir": "outputs/train/x",
-    }
+    cfg = TrainConfig(
+        dataset=DatasetConfig(name="ugallery", root="/data/ug"),
+        backbone=BackboneSpec(name="resnet50", preset="resnet50", pretrained=False),
+        tuning=Tuning.shallow,
+        tasks={"artist": TaskConfig(), "medium": TaskConfig()},
+        output_dir="outputs/train/x",
+    )
     assert key_choices("train", cfg).splitlines() == [
         "train:",
         "  dataset   ugallery (/data/ug)",
@@ -68,5 +71,13 @@ def test_every_run_starts_with_its_key_choices():
         "  tasks     artist + medium",
         "  output    outputs/train/x",
     ]
-    extract = {"dataset": {"name": "demo"}, "backbone": {"name": "x"}, "ckpt": "m.ckpt"}
+    demo = DatasetConfig(name="demo", root=None)
+    extract = ExtractConfig(dataset=demo, backbone=BackboneSpec(name="x"), ckpt="m.ckpt")
     assert "  backbone  the fine-tuned one in m.ckpt" in key_choices("extract", extract)
+    judge = RecommendEvalConfig(dataset=demo, embeddings="e.npz", output_dir="o")
+    assert key_choices("recommend_eval", judge).splitlines() == [
+        "recommend_eval:",
+        "  dataset     demo",
+        "  embeddings  e.npz",
+        "  output      o",
+    ]

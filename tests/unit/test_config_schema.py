@@ -19,9 +19,9 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from artrec.data.config import DatasetConfig
-from artrec.models.config import AugmentConfig, BackboneSpec, TaskConfig, TuningConfig
+from artrec.models.config import AugmentConfig, BackboneSpec, TaskConfig, Tuning
 from artrec.tasks.configs import LoggerConfig, TrainConfig, TrainerConfig
-from artrec.tasks.jobs import FINGERPRINT_IGNORED
+from artrec.tasks.fingerprint import FINGERPRINT_IGNORED
 from artrec.tasks.train import build_trainer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,9 +33,10 @@ GROUPS = {
     "trainer": TrainerConfig,
     "logger": LoggerConfig,
     "augment": AugmentConfig,
-    "tuning": TuningConfig,
 }
-NAMING_KEYS = {"name", "mode"}
+NAMING_KEYS = {"name"}
+# train.py --help's groups: ``tuning`` is a key of TrainConfig, not a group.
+TRAIN_GROUPS = "dataset backbone tasks augment trainer logger experiment debug hparams_search"
 RENAME_ROW = re.compile(r"^\| `([\w.]+)` \| `([\w.]+)` \| (\w+)\.py \|", re.MULTILINE)
 
 
@@ -92,7 +93,23 @@ def test_every_default_has_one_place_in_the_composed_job_config():
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     assert set(shown) == fields  # nothing outside the schema, nothing missing
     assert "max_epochs" not in shown and "max_epochs" in shown["trainer"]
+    assert shown["tuning"] == "deep"  # a root key of TrainConfig, no longer a group
     assert {"lr", "input_size", "max_epochs", "label_columns"}.isdisjoint(shown["dataset"])
+
+
+def test_tuning_is_a_typed_key_whose_misspelling_hydra_refuses():
+    assert not (CONF / "tuning").exists()
+    for mode in ("deep", "shallow"):
+        cfg = OmegaConf.to_object(_compose("train", f"tuning={mode}", "output_dir=o"))
+        assert cfg.tuning is Tuning(mode)
+    row = "experiment=table2/resnet_shallow_ugallery"
+    assert (_compose("train", row).tuning, _compose("train", row, "tuning=deep").tuning) == (
+        Tuning.shallow,
+        Tuning.deep,
+    )
+    with pytest.raises(ConfigCompositionException, match="tuning=dep") as refused:
+        _compose("train", "tuning=dep")
+    assert "'dep', expected one of [frozen, shallow, deep]" in str(refused.value.__cause__)
 
 
 def test_the_trainer_group_is_lightnings_trainer_arguments(tmp_path):
@@ -171,6 +188,7 @@ def test_the_demo_is_a_config():
     [
         ("recommend_eval", ["dataset"]),
         ("extract", ["dataset", "backbone", "trainer", "logger", "experiment", "debug"]),
+        ("train", TRAIN_GROUPS.split()),
     ],
 )
 def test_help_lists_only_the_groups_the_script_uses(script, groups):

@@ -15,8 +15,8 @@ from recsys_testkit import exact_vectors, random_shop, run
 from artrec.data.config import DatasetConfig
 from artrec.errors import ConfigError
 from artrec.recsys.config import CHOICES, FRACTIONS, MINIMUM, ProtocolConfig
-from artrec.recsys.evaluate import PER_CASE_COLUMNS, PERIOD_KEYS
 from artrec.recsys.metrics import METRICS, metric_key
+from artrec.recsys.result import PER_CASE_COLUMNS, PERIOD_KEYS
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"

@@ -97,3 +97,23 @@ def test_in_fit_shares_on_two_ranks_merge_to_the_predict_loops_result(tmp_path):
     assert rows.tolist() == expected[0].tolist() == [0, 1, 2, 4, 5, 6]
     assert failed.tolist() == expected[2].tolist() == [3]
     np.testing.assert_allclose(vectors, expected[1], rtol=1e-5, atol=1e-6)
+
+
+def test_the_evaluation_callback_passes_its_loader_settings_on(tmp_path, monkeypatch):
+    """RecEvalCallback's ``num_workers`` and ``batch_size`` reach the embedding loader."""
+    from artrec.callbacks import rec_eval
+    from artrec.recsys.config import ProtocolConfig
+
+    seen = {}
+
+    def spy(trainer, module, inputs, fn, **kwargs):
+        seen.update(kwargs)
+        return None  # as on a non-zero rank: nothing to evaluate
+
+    monkeypatch.setattr(rec_eval, "embed_in_fit", spy)
+    callback = rec_eval.RecEvalCallback(
+        None, [], ProtocolConfig(), tmp_path, batch_size=7, num_workers=3
+    )
+    trainer = SimpleNamespace(strategy=SimpleNamespace(barrier=lambda: None))
+    callback._run(trainer, None, rec_eval.start_embedding, "rec_start", tmp_path / "start")
+    assert (seen["num_workers"], seen["batch_size"]) == (3, 7)

@@ -15,6 +15,7 @@ from omegaconf import open_dict
 
 from artrec.errors import ConfigError
 from artrec.tasks import entry, jobs, sweeps
+from artrec.tasks.configs import TrainConfig
 from artrec.tasks.jobs import JobInfo, run_job
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,6 +47,7 @@ def test_directory_names():
 def test_resolvers_compose(tmp_path):
     from omegaconf import OmegaConf
 
+    sweeps.register_resolvers()  # as the entry scripts do before Hydra composes
     cfg = OmegaConf.create(
         {
             "group": None,
@@ -106,26 +108,31 @@ def failure(tmp_path):
 
 def test_run_task_in_a_sweep_records_failures_and_goes_on(tmp_path):
     cfg = hydra_job(tmp_path)
-    assert entry.run_task(Task(error=ConfigError("no such column")), cfg) is None
+    assert (
+        entry.run_task(Task(error=ConfigError("no such column"), schema=TrainConfig), cfg) is None
+    )
     assert failure(tmp_path) == "no such column"
     assert run_record(tmp_path / "job")["status"] == "failed"
-    assert entry.run_task(Task(value=0.5), cfg) == 0.5
+    assert entry.run_task(Task(value=0.5, schema=TrainConfig), cfg) == 0.5
     assert not (tmp_path / ".failures/job.json").exists()
     # other settings now: refused, the completed run.json kept, the failure recorded
-    assert entry.run_task(Task(), hydra_job(tmp_path, "seed=7")) is None
+    assert entry.run_task(Task(schema=TrainConfig), hydra_job(tmp_path, "seed=7")) is None
     assert "earlier train run with other settings (changed: ['seed'])" in failure(tmp_path)
     assert run_record(tmp_path / "job")["objective"] == 0.5
     other = tmp_path / "other"
-    assert entry.run_task(Task(error=RuntimeError("bug")), hydra_job(other)) is None
+    assert (
+        entry.run_task(Task(error=RuntimeError("bug"), schema=TrainConfig), hydra_job(other))
+        is None
+    )
     assert failure(other) == "RuntimeError: bug"
-    assert entry.run_task(Task(), hydra_job(other, "dataset=ugallery")) is None
+    assert entry.run_task(Task(schema=TrainConfig), hydra_job(other, "dataset=ugallery")) is None
     assert failure(other).startswith("missing config value 'dataset.root'")
 
 
 def test_run_task_refuses_local_ddp_in_a_sweep(tmp_path, monkeypatch):
     monkeypatch.delenv("SLURM_NTASKS", raising=False)
     cfg = hydra_job(tmp_path, "trainer=ddp")
-    task = Task()
+    task = Task(schema=TrainConfig)
     assert entry.run_task(task, cfg) is None and task.calls == []
     assert "trainer.strategy=ddp on several devices" in failure(tmp_path)
     assert entry.run_task(task, hydra_job(tmp_path, "trainer=ddp_sim")) == 0.25
@@ -134,8 +141,8 @@ def test_run_task_refuses_local_ddp_in_a_sweep(tmp_path, monkeypatch):
 def test_run_task_single_run_exits_1_on_user_errors(tmp_path):
     cfg = hydra_job(tmp_path, multirun=False)
     with pytest.raises(SystemExit) as stopped:
-        entry.run_task(Task(error=ConfigError("bad")), cfg)
+        entry.run_task(Task(error=ConfigError("bad"), schema=TrainConfig), cfg)
     assert stopped.value.code == 1
     with pytest.raises(RuntimeError):  # a bug keeps its traceback
-        entry.run_task(Task(error=RuntimeError("bug")), cfg)
+        entry.run_task(Task(error=RuntimeError("bug"), schema=TrainConfig), cfg)
     assert not (tmp_path / ".failures").exists()

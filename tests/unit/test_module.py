@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 from torch.utils.data import DataLoader, TensorDataset
 
 from artrec.errors import ConfigError
+from artrec.models.config import Tuning
 from artrec.models.module import ArtRecModule
 from artrec.models.tasks import TaskSpec, total_loss
 from artrec.models.tuning import TUNING_MODES, uses_feature_cache
@@ -105,6 +106,7 @@ def test_optimizer_holds_only_what_the_mode_trains():
 
 def test_tuning_registry():
     assert sorted(TUNING_MODES) == ["deep", "frozen", "shallow"]
+    assert all(TUNING_MODES[mode].name is mode for mode in Tuning)  # the config's names
     assert [uses_feature_cache(m) for m in ("frozen", "shallow", "deep")] == [False, True, False]
     with pytest.raises(ConfigError, match=r"extract\.py"):
         make("frozen")

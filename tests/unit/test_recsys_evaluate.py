@@ -13,7 +13,8 @@ from recsys_testkit import exact_vectors, random_shop, run, table, write_dataset
 from artrec.embeddings import EmbeddingTable
 from artrec.errors import ConfigError, DatasetError, EmbeddingsError
 from artrec.recsys.config import ProtocolConfig
-from artrec.recsys.evaluate import PER_CASE_COLUMNS, evaluate, sampled_random_per_case, write_result
+from artrec.recsys.evaluate import evaluate
+from artrec.recsys.result import PER_CASE_COLUMNS, sampled_random_per_case, write_result
 
 VECTORS = {"q": [1, 0], "x": [1, 0], "y": [-1, 0], "z": [0, 1]}
 VECTORS_AB = {"a": [1, 0], "b": [0, 1]}

@@ -13,8 +13,9 @@ from recsys_testkit import exact_vectors, random_shop, run, table, write_dataset
 
 from artrec.errors import ConfigError
 from artrec.recsys.config import ProtocolConfig
-from artrec.recsys.evaluate import PER_CASE_COLUMNS, evaluate, write_result
+from artrec.recsys.evaluate import evaluate
 from artrec.recsys.metrics import METRICS, metric_key
+from artrec.recsys.result import PER_CASE_COLUMNS, write_result
 
 GOLDEN = Path(__file__).parent / "golden" / "split_none"
 

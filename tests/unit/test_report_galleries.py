@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 import numpy as np
@@ -127,3 +128,35 @@ def test_sample_cases_is_seeded_and_bounded():
 )
 def test_purchase_times_read_as_dates(raw, shown):
     assert galleries.readable_time(raw) == shown
+
+
+def _timeline(tmp_path):
+    """U buys one item at each time 0..9, V at 0 and 8: 10 test cases, at 1..8, 8 (V), 9.
+    With split=time (0.2 and 0.2): the test period is 8 (U), 8 (V), 9 (round(2) cases from
+    the end, and the other case at 8), the validation period 6, 7; 1..5 are in neither."""
+    items = "item_id,unique\n" + "\n".join(f"{i},true" for i in [*range(10), "v0", "v8"])
+    purchases = ["user_id,item_id,time", *(f"U,{t},{t}" for t in range(10)), "V,v0,0", "V,v8,8"]
+    dataset = write_dataset(tmp_path, items, "\n".join(purchases))
+    return dataset, table(exact_vectors(list(dataset.item_ids), seed=1))
+
+
+def _shown(dataset, embeddings, protocol, n_cases, seed=0) -> list[tuple[str, str]]:
+    pictures = render_galleries(dataset, embeddings, protocol, n_cases=n_cases, seed=seed)
+    return [re.match(r"user (\w+) at time (\d+):", caption).groups() for caption, _ in pictures]
+
+
+def test_galleries_under_split_time_sample_the_test_period_only(tmp_path):
+    dataset, embeddings = _timeline(tmp_path)
+    protocol = ProtocolConfig(split="time")
+    tested = [("U", "8"), ("V", "8"), ("U", "9")]
+    per_case = evaluate(dataset, embeddings, protocol).per_case
+    assert list(zip(per_case["user_id"], per_case["time"], strict=True)) == tested
+    # Asked for more cases than there are: every test-period case, and no other.
+    assert _shown(dataset, embeddings, protocol, n_cases=20) == tested
+    # Drawn from all 10 cases, seed 0 would pick the 7th and 8th: U at 7 is validation's.
+    assert sample_cases(10, 2, seed=0).tolist() == [6, 7]
+    for seed in range(5):
+        assert set(_shown(dataset, embeddings, protocol, 2, seed)) <= set(tested)
+    # split=none: every test case, as before.
+    whole = _shown(dataset, embeddings, ProtocolConfig(), n_cases=20)
+    assert whole == [*(("U", str(t)) for t in range(1, 8)), *tested]

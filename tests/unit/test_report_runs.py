@@ -22,8 +22,10 @@ from artrec.recsys.compare import compare_systems
 from artrec.recsys.config import ProtocolConfig
 from artrec.recsys.evaluate import evaluate
 from artrec.reporting.paper_tables import table2, table2_text
+from artrec.reporting.report import runs_table
 from artrec.reporting.run_dirs import find_runs, load_run
 from artrec.reporting.runs import group_runs
+from tests.fixtures import OLD_TRAIN_RUN
 
 
 def _by_label(runs):
@@ -229,3 +231,29 @@ def test_comparing_validation_cases_is_refused(tmp_path):
     rows = result.per_case_rows()
     with pytest.raises(ComparisonError, match="holds validation-period cases"):
         compare_systems({"a": rows, "b": rows}, rows, 20)
+
+
+def test_the_tuning_reads_from_run_directories_old_and_new(tmp_path):
+    """Before ``tuning`` was a key, config.yaml and the embeddings' meta recorded
+    ``tuning: {mode: deep}``; now ``tuning: deep``. The report reads both."""
+    old = shutil.copytree(OLD_TRAIN_RUN, tmp_path / "old")
+    recorded = yaml.safe_load((old / "config.yaml").read_text())
+    assert recorded["tuning"] == {"mode": "deep"}
+    new = shutil.copytree(OLD_TRAIN_RUN, tmp_path / "new")
+    (new / "config.yaml").write_text(yaml.safe_dump({**recorded, "tuning": "shallow"}))
+    meta_only = shutil.copytree(OLD_TRAIN_RUN, tmp_path / "meta_only")  # the old meta
+    (meta_only / "config.yaml").unlink()
+    dataset, _ = shared_sweep()
+    write_run(
+        tmp_path / "new_meta", dataset, vectors(dataset, 1.0, 0), None, meta={"tuning": "shallow"}
+    )
+    runs = find_runs([tmp_path])
+    tunings = {run.path.name: (run.task, run.tuning) for run in runs}
+    assert tunings == {
+        "old": ("train", "deep"),
+        "new": ("train", "shallow"),
+        "meta_only": ("train", "deep"),
+        "new_meta": ("evaluate", "shallow"),
+    }
+    shown = {row[6].text: row[4].text for row in runs_table(runs).rows}
+    assert shown[str(old)] == "deep" and shown[str(new)] == "shallow"

@@ -4,6 +4,7 @@ resume, lock, labels."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,10 @@ from jobs_testkit import Task, config, files, run_record
 from artrec.errors import ConfigError, RunDirError
 from artrec.io import stable_hash
 from artrec.tasks import jobs
-from artrec.tasks.jobs import JobInfo, config_fingerprint, run_job
+from artrec.tasks.configs import TrainConfig
+from artrec.tasks.fingerprint import FINGERPRINT_IGNORED, config_fingerprint
+from artrec.tasks.jobs import JobInfo, run_job
+from tests.fixtures import OLD_TRAIN_RUN
 
 
 @pytest.fixture(autouse=True)
@@ -76,8 +80,9 @@ def test_sweep_labels_and_explicit_ones(tmp_path):
 
 def test_fingerprint_ignores_only_the_listed_keys(tmp_path):
     cfg = config(tmp_path)
-    expected = {k: v for k, v in cfg.items() if k not in jobs.FINGERPRINT_IGNORED}
+    expected = {k: v for k, v in cfg.items() if k not in FINGERPRINT_IGNORED}
     expected["data"] = {"train_batch_size": 8}  # data.num_workers dropped, the batch size kept
+    expected["dataset"] = {k: v for k, v in cfg["dataset"].items() if k != "cache_dir"}
     assert config_fingerprint(cfg) == stable_hash(expected)
     same = config(tmp_path / "x", progress=False, run_name="r", data={"train_batch_size": 8})
     assert config_fingerprint({**same, "overwrite": True}) == config_fingerprint(cfg)
@@ -129,6 +134,26 @@ def test_other_settings_or_another_task_are_refused_before_anything_is_written(t
     with pytest.raises(RunDirError, match=r"belongs to an earlier train run \(completed"):
         run_job(other, config(out))
     assert task.calls == other.calls == [] and files(out) == before
+
+
+def test_a_run_recorded_with_the_tuning_group_is_other_settings(tmp_path, capsys):
+    """A run directory written when ``tuning`` was a group (``tuning: {mode: deep}``): the
+    same command today composes ``tuning: deep``, which is other settings, as for every
+    renamed key (README, "Renamed settings"); overwrite=true moves its files aside."""
+    out = shutil.copytree(OLD_TRAIN_RUN, tmp_path / "run")
+    recorded = {**yaml.safe_load((out / "config.yaml").read_text()), "output_dir": str(out)}
+    assert recorded["tuning"] == {"mode": "deep"}
+    read = run_record(out)["inputs"]
+    now = {**recorded, "tuning": "deep"}
+    with pytest.raises(RunDirError, match=r"changed: \['tuning', 'tuning.mode'\]"):
+        run_job(Task(read=read, schema=TrainConfig), now)
+    assert "  tuning    deep\n" in capsys.readouterr().out  # today's key choices
+    assert (
+        run_job(Task(value=0.5, read=read, schema=TrainConfig), {**now, "overwrite": True}) == 0.5
+    )
+    (moved,) = (out / "previous").iterdir()
+    assert yaml.safe_load((moved / "config.yaml").read_text())["tuning"] == {"mode": "deep"}
+    assert yaml.safe_load((out / "config.yaml").read_text())["tuning"] == "deep"
 
 
 def test_overwrite_moves_the_old_files_aside_first(tmp_path):
@@ -252,3 +277,26 @@ def test_non_zero_rank_writes_nothing(tmp_path, monkeypatch):
     task = Task()
     run_job(task, config(tmp_path / "run"))
     assert len(task.calls) == 1 and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"LOCAL_RANK": "1"},
+        {"RANK": "0", "LOCAL_RANK": "0"},
+        {"RANK": "3", "LOCAL_RANK": "0"},
+        {"RANK": "0", "SLURM_PROCID": "2"},  # SLURM allocated, torchrun started the ranks
+        {"SLURM_PROCID": "2"},
+        {"JSM_NAMESPACE_RANK": "1"},
+        {"NODE_RANK": "1", "LOCAL_RANK": "0"},  # node 1's first process, before its trainer
+        {"NODE_RANK": "0", "LOCAL_RANK": "0"},
+    ],
+)
+def test_the_writer_is_lightnings_rank_zero_on_node_zero(env, monkeypatch):
+    from lightning_fabric.utilities.rank_zero import _get_rank  # the oracle
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    lightning_zero = (_get_rank() or 0) == 0
+    assert jobs.is_writer() == (lightning_zero and env.get("NODE_RANK", "0") == "0")

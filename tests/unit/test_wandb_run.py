@@ -4,22 +4,21 @@ names, tags, the summary values and the comparison table made from metrics.json.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from artrec.data.config import DatasetConfig
 from artrec.errors import ConfigError
-from artrec.reporting.wandb_run import (
-    backbone_label,
-    comparison_rows,
-    has_api_key,
-    resolve_mode,
-    run_name,
-    run_tags,
-    summary_values,
-)
+from artrec.models.config import BackboneSpec, TaskConfig, Tuning
+from artrec.reporting.config import LoggerConfig
+from artrec.reporting.wandb_run import comparison_rows, has_api_key, resolve_mode, summary_values
+from artrec.tasks.configs import ExtractConfig, TrainConfig
+from artrec.tasks.loggers import run_identity
 
-RESNET = {"preset": "resnet50", "preset_model": "resnet50.tv_in1k", "name": "resnet50.tv_in1k"}
+RESNET = BackboneSpec(name="resnet50.tv_in1k", preset="resnet50", preset_model="resnet50.tv_in1k")
+DEMO = DatasetConfig(name="demo", root=None)
 
 
 @pytest.fixture
@@ -72,28 +71,37 @@ def test_mode_offline_without_a_key_said_once(no_key, monkeypatch, caplog):
 
 
 def test_run_name_falls_back_to_the_run_directory():
-    assert run_name({"run_name": "backbone=vgg19", "output_dir": "/o/2"}) == "backbone=vgg19"
-    assert run_name({"run_name": None, "output_dir": "/o/sweep/3"}) == "3"
+    judged = ExtractConfig(dataset=DEMO, backbone=RESNET, run_name="backbone=vgg19")
+    assert run_identity(judged, Path("/o/2")).name == "backbone=vgg19"
+    assert run_identity(replace(judged, run_name=None), Path("/o/sweep/3")).name == "3"
 
 
 def test_backbone_label_is_the_preset_unless_the_timm_name_was_replaced():
-    assert backbone_label(RESNET) == "resnet50"
-    assert backbone_label({**RESNET, "name": "resnet50.a1_in1k"}) == "resnet50.a1_in1k"
-    assert backbone_label({"preset": "color_histogram", "name": "color_histogram"}) == (
+    assert RESNET.label == "resnet50"
+    assert replace(RESNET, name="resnet50.a1_in1k").label == "resnet50.a1_in1k"
+    assert BackboneSpec(name="color_histogram", preset="color_histogram").label == (
         "color_histogram"
     )
-    assert backbone_label({"preset": None, "name": "convnext_tiny"}) == "convnext_tiny"
+    assert BackboneSpec(name="convnext_tiny").label == "convnext_tiny"
 
 
 def test_tags_for_train_extract_and_a_checkpoint():
-    train = {
-        "backbone": RESNET,
-        "tuning": {"mode": "shallow"},
-        "tasks": {"artist": {"column": "artist"}, "medium": None, "type": {"column": "type"}},
-        "dataset": {"name": "ugallery"},
-        "logger": {"tags": ["paper", "x" * 70]},
-    }
-    assert run_tags(train) == [
+    train = TrainConfig(
+        dataset=DatasetConfig(name="ugallery", root="/data"),
+        backbone=RESNET,
+        tuning=Tuning.shallow,
+        tasks={
+            "artist": TaskConfig("classification"),
+            "medium": None,
+            "type": TaskConfig("classification"),
+        },
+        logger=LoggerConfig(tags=["paper", "x" * 70]),
+        run_name="r",
+        group="g",
+    )
+    identity = run_identity(train, Path("/o/r"))
+    assert (identity.name, identity.group) == ("r", "g")
+    assert identity.tags == [
         "backbone:resnet50",
         "tuning:shallow",
         "task:artist",
@@ -102,9 +110,14 @@ def test_tags_for_train_extract_and_a_checkpoint():
         "paper",
         "x" * 64,
     ]
-    extract = {"backbone": RESNET, "dataset": {"name": "demo"}, "logger": {}, "ckpt": None}
-    assert run_tags(extract) == ["backbone:resnet50", "tuning:frozen", "dataset:demo"]
-    assert run_tags({**extract, "ckpt": "best.ckpt"}) == ["tuning:checkpoint", "dataset:demo"]
+    extract = ExtractConfig(dataset=DEMO, backbone=RESNET)
+    assert run_identity(extract, Path("/o/e")).tags == [
+        "backbone:resnet50",
+        "tuning:frozen",
+        "dataset:demo",
+    ]
+    checkpoint = replace(extract, ckpt="best.ckpt")
+    assert run_identity(checkpoint, Path("/o/e")).tags == ["tuning:checkpoint", "dataset:demo"]
 
 
 FINAL = {
