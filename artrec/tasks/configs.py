@@ -10,7 +10,7 @@ A node that a config group fills is ``GROUP`` (OmegaConf's MISSING, Hydra's patt
 group's node): the option merged into it builds it from its dataclass, defaults and types
 included. Hydra deep-copies the stored schemas for every group ``--help`` lists, so a root
 schema that holds no group's node keeps ``--help`` quick. A node with a default of the
-script's own (extract's ``trainer``) stays whole.
+script's own (extract's ``trainer`` and ``logger``) stays whole.
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ class ExtractConfig:
     backbone: BackboneSpec = GROUP
     trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(deterministic=False))
     protocol: ProtocolConfig = field(default_factory=_protocol)
-    logger: LoggerConfig = GROUP
+    logger: LoggerConfig = field(default_factory=lambda: LoggerConfig(name="none"))
     ckpt: str | None = None  # a train.py checkpoint: its shared layer gives the embedding
     embed_batch_size: int = 64
     num_workers: int = 2

@@ -10,7 +10,7 @@ import dataclasses
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, get_origin, get_type_hints
 
 import pytest
 import yaml
@@ -84,11 +84,13 @@ def test_the_scripts_group_list_copies_no_config_store(monkeypatch):
 
 
 def _whole(schema: type) -> Any:
-    """``schema`` with each group's node built from its dataclass (or empty, a mapping)."""
+    """``schema`` with each group's node built from its dataclass (a mapping: empty)."""
     node = OmegaConf.structured(schema)
     for key, hint in get_type_hints(schema).items():
-        if OmegaConf.is_missing(node, key) and key != "embeddings":
-            node[key] = OmegaConf.structured(hint) if dataclasses.is_dataclass(hint) else {}
+        if OmegaConf.is_missing(node, key) and dataclasses.is_dataclass(hint):
+            node[key] = OmegaConf.structured(hint)
+        elif OmegaConf.is_missing(node, key) and get_origin(hint) is dict:
+            node[key] = {}
     return node
 
 
@@ -113,3 +115,5 @@ def test_stored_schemas_leave_group_nodes_to_the_options_which_build_them_whole(
             store.store(name=name, node=SCHEMAS[name])
     assert OmegaConf.to_yaml(small) == OmegaConf.to_yaml(whole)
     OmegaConf.to_container(small, throw_on_missing=True)  # no node left unbuilt
+    if script == "extract":  # its own defaults, kept whole in its schema
+        assert (small.trainer.deterministic, small.logger.name) == (False, "none")
