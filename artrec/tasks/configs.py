@@ -5,6 +5,12 @@ conf/train.yaml, conf/extract.yaml and conf/recommend_eval.yaml: every default a
 lives here or in the owner's dataclass (data, models, recsys), the YAML files only choose
 and override, and Hydra refuses a wrong type or a misspelt key before anything runs
 (``artrec.tasks.config_store`` registers them). Tasks receive these objects, not dicts.
+
+A node that a config group fills is ``GROUP`` (OmegaConf's MISSING, Hydra's pattern for a
+group's node): the option merged into it builds it from its dataclass, defaults and types
+included. Hydra deep-copies the stored schemas for every group ``--help`` lists, so a root
+schema that holds no group's node keeps ``--help`` quick. A node with a default of the
+script's own (extract's ``trainer`` and ``logger``) stays whole.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from omegaconf import OmegaConf
+from omegaconf import MISSING, OmegaConf
 
 from artrec.data.config import DataConfig, DatasetConfig
 from artrec.models.config import (
@@ -27,6 +33,7 @@ from artrec.recsys.config import CompareConfig, ProtocolConfig
 from artrec.reporting.config import LoggerConfig
 
 OUTPUT_DIR = "${hydra:runtime.output_dir}"
+GROUP: Any = MISSING  # the node of a config group: its chosen option fills it
 
 
 def _protocol() -> Any:
@@ -103,19 +110,19 @@ class RecEvalConfig:
 class TrainConfig:
     """conf/train.yaml: fine-tune a backbone + shared layer + task heads, then judge it."""
 
-    dataset: DatasetConfig = field(default_factory=DatasetConfig)
-    backbone: BackboneSpec = field(default_factory=BackboneSpec)
-    tasks: dict[str, TaskConfig | None] = field(default_factory=dict)
+    dataset: DatasetConfig = GROUP
+    backbone: BackboneSpec = GROUP
+    tasks: dict[str, TaskConfig | None] = GROUP
     tuning: Tuning = Tuning.deep  # which layers learn: deep | shallow (frozen: extract.py)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    augment: AugmentConfig = GROUP
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     data: DataConfig = field(default_factory=DataConfig)
-    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    trainer: TrainerConfig = GROUP
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     rec_eval: RecEvalConfig = field(default_factory=RecEvalConfig)
     protocol: ProtocolConfig = field(default_factory=_protocol)
-    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    logger: LoggerConfig = GROUP
     seed: int = 0
     objective: str = "rec/recall@20"  # what train.py returns to a Hydra sweeper
     ckpt_path: str | None = None  # last (or a path): resume in the same run directory
@@ -130,8 +137,8 @@ class TrainConfig:
 class ExtractConfig:
     """conf/extract.yaml: embed every item with a frozen backbone (or a checkpoint's)."""
 
-    dataset: DatasetConfig = field(default_factory=DatasetConfig)
-    backbone: BackboneSpec = field(default_factory=BackboneSpec)
+    dataset: DatasetConfig = GROUP
+    backbone: BackboneSpec = GROUP
     trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(deterministic=False))
     protocol: ProtocolConfig = field(default_factory=_protocol)
     logger: LoggerConfig = field(default_factory=lambda: LoggerConfig(name="none"))
@@ -152,7 +159,7 @@ class ExtractConfig:
 class RecommendEvalConfig:
     """conf/recommend_eval.yaml: judge embeddings files (several: compared, paired)."""
 
-    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    dataset: DatasetConfig = GROUP
     protocol: ProtocolConfig = field(default_factory=_protocol)
     compare: CompareConfig = field(default_factory=CompareConfig)
     embeddings: Any = "???"  # one .npz, a list of them, or a directory of */embeddings.npz

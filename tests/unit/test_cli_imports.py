@@ -1,6 +1,7 @@
 """The command lines start fast: ``--help``, ``--cfg job`` and tab completion import no
-torch, Lightning, timm or W&B (bench/bench_cli.py times them); W&B is imported only for
-``logger=wandb`` (artrec's W&B module); every run prints its key choices first."""
+torch, Lightning, timm, W&B, numpy or pandas (bench/bench_cli.py times them); W&B is
+imported only for ``logger=wandb`` (artrec's W&B module); every run prints its key choices
+first."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ from artrec.tasks.banner import key_choices
 from artrec.tasks.configs import ExtractConfig, RecommendEvalConfig, TrainConfig
 
 REPO = Path(__file__).resolve().parents[2]
-HEAVY = ("torch", "pytorch_lightning", "lightning", "timm", "wandb", "matplotlib", "scipy")
+HEAVY = (
+    *("torch", "pytorch_lightning", "lightning", "timm", "wandb", "matplotlib", "scipy"),
+    *("numpy", "pandas"),  # the typed configs (artrec.data.config) load neither
+)
 PROBE = """
 import json, os, runpy, sys
 os.environ["COMP_LINE"] = "python recommend_eval.py backbone="  # as bash completion sets it
