@@ -33,7 +33,7 @@ def runs_table(runs: list[Run]) -> TextTable:
             Cell(run.group),
             Cell(run.task),
             Cell(run.tuning if run.completed else ""),
-            Cell(str(run.backbone.get("preset") or run.backbone.get("name") or "")),
+            Cell(run.backbone_name),
             Cell(str(run.path)),
             Cell(_last_line(run.error) if not run.completed else ""),
         ]

@@ -22,7 +22,7 @@ from artrec.data.csvio import write_csv_atomic
 from artrec.io import write_text_atomic
 from artrec.recsys.compare import RANDOM, Comparison, compare_systems
 from artrec.recsys.metrics import metric_key
-from artrec.reporting.runs import Run, RunGroup
+from artrec.reporting.runs import RunGroup
 from artrec.reporting.text_tables import Cell, TextTable, number, short_label, to_latex, to_markdown
 
 TABLE1_METRICS = ("recall", "precision", "mrr", "ndcg")  # the paper's Table 1 columns
@@ -117,11 +117,6 @@ class Table2:
     split: dict[str, str] | None = None
 
 
-def backbone_name(run: Run) -> str:
-    backbone = run.backbone
-    return str(backbone.get("preset") or backbone.get("name") or "")
-
-
 def correlations(top1: pd.Series, metrics: pd.DataFrame) -> pd.DataFrame:
     """Kendall's tau and Spearman's rho (scipy) of ``top1`` against each column of
     ``metrics`` over the rows where ``top1`` is known; NaN below :data:`MIN_BACKBONES`."""
@@ -155,7 +150,7 @@ def table1(group: RunGroup, comparison: Comparison) -> Table1 | None:
         frame[accuracy] = [imagenet.get(label, (None, None))[column] for label in frame.index]
     frame = frame.astype(float)
     frame.insert(
-        0, "backbone", [backbone_name(frozen[x]) if x in frozen else "" for x in frame.index]
+        0, "backbone", [frozen[x].backbone_name if x in frozen else "" for x in frame.index]
     )
     frame.index.name = "run"
     labels = list(means.columns)
@@ -183,7 +178,7 @@ def table2(group: RunGroup, *, alpha: float, n_bootstrap: int, seed: int) -> Tab
                 "task": run.task,
                 "tuning": run.tuning,
                 "augment": run.augment,
-                "backbone": backbone_name(run),
+                "backbone": run.backbone_name,
                 "tasks": run.tasks,
             }
             for run in ordered

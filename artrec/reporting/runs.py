@@ -111,6 +111,11 @@ class Run:
         return self.config.get("backbone") or self.meta.get("backbone") or {}
 
     @property
+    def backbone_name(self) -> str:
+        """The backbone for people: its preset's name, else its timm name ('' unknown)."""
+        return str(self.backbone.get("preset") or self.backbone.get("name") or "")
+
+    @property
     def dataset_name(self) -> str:
         """The dataset for people: its config name, else its folder's name."""
         configured = self._dataset_config() or {}

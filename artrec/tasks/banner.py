@@ -34,7 +34,6 @@ def _dataset(dataset: DatasetConfig) -> str:
 
 
 def _backbone(backbone: BackboneSpec) -> str:
-    name = backbone.preset or backbone.name
     if backbone.weights:
-        return f"{name}, weights {backbone.weights}"
-    return f"{name}, {'ImageNet weights' if backbone.pretrained else 'random init'}"
+        return f"{backbone.label}, weights {backbone.weights}"
+    return f"{backbone.label}, {'ImageNet weights' if backbone.pretrained else 'random init'}"
